@@ -1,0 +1,1 @@
+"""The parity suite: the pair registry, the generic harness, the test matrix."""

@@ -1,0 +1,225 @@
+"""Every layer pair of the suite, declared once. Adding a pair is adding an entry here."""
+
+from functools import partial
+
+from parity_tests.registry import (
+    Config,
+    Pair,
+    Param,
+    grid,
+    integers,
+    nested,
+    normal,
+    probabilities,
+    targets,
+)
+from reference import activations, blocks, conv, linear, losses, neuron, norm, pooling
+from torch_impl import activations as t_activations
+from torch_impl import blocks as t_blocks
+from torch_impl import conv as t_conv
+from torch_impl import linear as t_linear
+from torch_impl import losses as t_losses
+from torch_impl import neuron as t_neuron
+from torch_impl import norm as t_norm
+from torch_impl import pooling as t_pooling
+
+# -- parameter mappings of the building blocks -------------------------------------------
+
+LINEAR_PARAMS = (Param("W", "weight", transpose=True), Param("b", "bias"))
+CONV_PARAMS = (Param("W", "weight"), Param("b", "bias"))
+BATCHNORM_PARAMS = (
+    Param("gamma", "weight"),
+    Param("beta", "bias"),
+    Param("running_mean", "running_mean"),
+    Param("running_var", "running_var", positive=True),
+)
+SE_PARAMS = nested("fc1", "excitation.0", LINEAR_PARAMS) + nested("fc2", "excitation.2", LINEAR_PARAMS)
+SE_RESNET_PARAMS = (
+    nested("conv1", "conv1", CONV_PARAMS)
+    + nested("bn1", "bn1", BATCHNORM_PARAMS)
+    + nested("conv2", "conv2", CONV_PARAMS)
+    + nested("bn2", "bn2", BATCHNORM_PARAMS)
+    + nested("se", "se", SE_PARAMS)
+    + nested("shortcut_conv", "shortcut.0", CONV_PARAMS)
+    + nested("shortcut_bn", "shortcut.1", BATCHNORM_PARAMS)
+)
+
+
+def dims(shape: tuple) -> str:
+    return "x".join(map(str, shape))
+
+
+def shape_id(config: Config) -> str:
+    return dims(config.shape)
+
+
+def conv_id(c: Config) -> str:
+    kernel = c.k[0] if c.k[0] == c.k[1] else dims(c.k)
+    return f"N{c.N}C{c.C}H{c.hw[0]}W{c.hw[1]}-O{c.O}k{kernel}s{c.s}p{c.p}" + ("" if c.bias else "-nobias")
+
+
+def nchw_id(c: Config) -> str:
+    return f"N{c.N}C{c.C}H{c.hw[0]}W{c.hw[1]}"
+
+
+ELEMENTWISE_SHAPES = [(1, 24), (4, 9), (2, 3, 5, 4)]  # >= 20 elements: ReLU never all dead
+BATCH_CLASSES = [(1, 10), (4, 7), (5, 2), (8, 33)]
+
+PAIRS = [
+    Pair(
+        name="Sigmoid",
+        reference=lambda c: activations.Sigmoid(),
+        torch=lambda c: t_activations.Sigmoid(),
+        inputs=(normal("shape", scale=4.0),),  # wide enough to reach the flat tails
+        configs=grid(shape_id, shape=ELEMENTWISE_SHAPES),
+    ),
+    Pair(
+        name="ReLU",
+        reference=lambda c: activations.ReLU(),
+        torch=lambda c: t_activations.ReLU(),
+        inputs=(normal("shape"),),
+        configs=grid(shape_id, shape=ELEMENTWISE_SHAPES),
+    ),
+    Pair(
+        name="Softmax",
+        reference=lambda c: activations.Softmax(),
+        torch=lambda c: t_activations.Softmax(),
+        inputs=(normal("N", "C", scale=3.0),),
+        configs=grid("N{N}C{C}", N=[1, 4], C=[2, 7, 33]),
+    ),
+    Pair(
+        name="SoftmaxJacobian",
+        reference=lambda c: activations.Softmax(),
+        torch=lambda c: t_activations.Softmax(),
+        inputs=(normal("N", "C", scale=3.0),),
+        configs=grid("N{N}C{C}", N=[1, 4], C=[2, 7, 33]),
+        backward="backward_jacobian",
+    ),
+    Pair(
+        name="CrossEntropyLoss",
+        reference=lambda c: losses.CrossEntropyLoss(),
+        torch=lambda c: t_losses.CrossEntropyLoss(),
+        inputs=(probabilities("N", "C"), targets("N", "C")),
+        configs=grid("N{N}C{C}-{target}", N=[1, 4, 6], C=[3, 10], target=["classes", "onehot", "probs"]),
+    ),
+    Pair(
+        name="MSELoss",
+        reference=lambda c: losses.MSELoss(),
+        torch=lambda c: t_losses.MSELoss(),
+        inputs=(normal("shape"), normal("shape")),
+        configs=grid(shape_id, shape=[(1,), (4, 3), (2, 3, 4, 5)]),
+    ),
+    Pair(
+        name="Linear",
+        reference=lambda c: linear.Linear(c.fan_in, c.fan_out, bias=c.bias),
+        torch=lambda c: t_linear.Linear(c.fan_in, c.fan_out, bias=c.bias),
+        inputs=(normal("N", "fan_in"),),
+        configs=grid(
+            lambda c: f"N{c.N}-{c.fan_in}to{c.fan_out}" + ("" if c.bias else "-nobias"),
+            N=[1, 4], fan_in=[3, 8], fan_out=[5, 2], bias=[True, False],
+        ),
+        params=LINEAR_PARAMS,
+    ),
+    Pair(
+        name="Conv2d",
+        reference=lambda c: conv.Conv2d(c.C, c.O, c.k, c.s, c.p, bias=c.bias),
+        torch=lambda c: t_conv.Conv2d(c.C, c.O, c.k, c.s, c.p, bias=c.bias),
+        inputs=(normal("N", "C", "hw"),),
+        configs=grid(
+            conv_id, N=[1, 2], C=[1, 3], O=[1, 4], hw=[(7, 5), (6, 6)], k=[(3, 3), (2, 3)],
+            s=[1, 2], p=[0, 1], bias=[True, False],
+        ),
+        params=CONV_PARAMS,
+    ),
+    Pair(
+        name="simple_conv2d",
+        reference=lambda c: partial(conv.simple_conv2d, padding=c.p, stride=c.s),
+        torch=lambda c: partial(t_conv.simple_conv2d, padding=c.p, stride=c.s),
+        inputs=(normal("hw"), normal("k")),
+        configs=grid(
+            lambda c: f"H{c.hw[0]}W{c.hw[1]}-k{dims(c.k)}s{c.s}p{c.p}",
+            hw=[(4, 4), (5, 7)], k=[(2, 2), (3, 2)], s=[1, 2], p=[0, 1],
+        ),
+        backward=None,
+    ),
+    Pair(
+        name="BatchNorm2d",
+        reference=lambda c: norm.BatchNorm2d(c.C),
+        torch=lambda c: t_norm.BatchNorm2d(c.C),
+        inputs=(normal("N", "C", "hw", scale=2.0),),
+        configs=grid(
+            lambda c: f"{nchw_id(c)}-{c.mode}",
+            N=[1, 4], C=[1, 3], hw=[(5, 4), (1, 3)], mode=["train", "eval"],
+        ),
+        params=BATCHNORM_PARAMS,
+    ),
+    Pair(
+        name="batch_normalization",
+        reference=lambda c: norm.batch_normalization,
+        torch=lambda c: t_norm.batch_normalization,
+        inputs=(normal("N", "C", "hw"), normal(1, "C", 1, 1), normal(1, "C", 1, 1)),
+        configs=grid(nchw_id, N=[1, 2, 4], C=[2, 3], hw=[(2, 2), (5, 3)]),
+        backward=None,
+    ),
+    Pair(
+        name="GlobalAvgPool2d",
+        reference=lambda c: pooling.GlobalAvgPool2d(),
+        torch=lambda c: t_pooling.GlobalAvgPool2d(),
+        inputs=(normal("N", "C", "hw"),),
+        configs=grid(nchw_id, N=[1, 3], C=[2, 5], hw=[(1, 1), (6, 6), (7, 3)]),
+    ),
+    Pair(
+        name="global_avg_pool",
+        reference=lambda c: pooling.global_avg_pool,
+        torch=lambda c: t_pooling.global_avg_pool,
+        inputs=(normal("shape"),),
+        configs=grid(lambda c: f"H{c.shape[0]}W{c.shape[1]}C{c.shape[2]}",
+                     shape=[(2, 2, 3), (5, 3, 4), (1, 1, 2), (4, 7, 1)]),
+        backward=None,
+    ),
+    Pair(
+        name="ResidualBlock",
+        reference=lambda c: blocks.ResidualBlock(c.d),
+        torch=lambda c: t_blocks.ResidualBlock(c.d),
+        inputs=(normal("d", "N"),),  # N None: the seed's single vector
+        configs=grid(lambda c: f"d{c.d}" + ("" if c.N is None else f"N{c.N}"), d=[16, 21], N=[None, 1, 3]),
+        params=(Param("w1", "w1"), Param("w2", "w2")),
+    ),
+    Pair(
+        name="SEBlock",
+        reference=lambda c: blocks.SEBlock(c.C, c.r),
+        torch=lambda c: t_blocks.SEBlock(c.C, c.r),
+        inputs=(normal("N", "C", "hw"),),
+        configs=grid(
+            lambda c: f"{nchw_id(c)}-r{c.r}", N=[1, 3], C=[16, 32], hw=[(3, 3), (5, 2), (1, 1)], r=[2],
+        ),
+        params=SE_PARAMS,
+    ),
+    Pair(
+        name="SEResNetBlock",
+        reference=lambda c: blocks.SEResNetBlock(c.C, c.O, c.s, c.r),
+        torch=lambda c: t_blocks.SEResNetBlock(c.C, c.O, c.s, c.r),
+        inputs=(normal("N", "C", "hw"),),
+        configs=grid(
+            lambda c: f"{nchw_id(c)}-O{c.O}s{c.s}r{c.r}-{c.mode}",
+            N=[2], C=[8, 16], O=[16], hw=[(5, 6)], s=[1, 2], r=[2], mode=["train", "eval"],
+        )
+        + grid(lambda c: f"{nchw_id(c)}-O{c.O}s{c.s}r{c.r}-{c.mode}",
+               N=[1], C=[4], O=[16], hw=[(7, 7)], s=[2], r=[2], mode=["train", "eval"]),
+        params=SE_RESNET_PARAMS,
+    ),
+    Pair(
+        name="train_neuron",
+        reference=lambda c: partial(neuron.train_neuron, learning_rate=c.lr, epochs=c.epochs),
+        torch=lambda c: partial(t_neuron.train_neuron, learning_rate=c.lr, epochs=c.epochs),
+        inputs=(normal("n", "d"), integers(2, "n"), normal("d"), normal()),
+        configs=grid(
+            "n{n}d{d}-epochs{epochs}-lr{lr}",
+            n=[1, 3, 10], d=[1, 2, 4], epochs=[20], lr=[0.5],
+        ),
+        backward=None,
+        outputs=("weights", "bias", "losses"),
+    ),
+]
+
+REGISTRY = {pair.name: pair for pair in PAIRS}

@@ -1,0 +1,195 @@
+"""What a layer pair is: a declaration the generic harness runs.
+
+A ``Pair`` names the reference factory, the torch factory, how their parameters map onto
+each other, how to make inputs, and the grid of configurations. ``PAIRS`` (in
+``parity_tests.pairs``) lists every pair; every check of the suite iterates over it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from parity_tests.tolerances import Tolerance
+
+
+@dataclass(frozen=True)
+class Param:
+    """One reference array (parameter or state) and its torch twin.
+
+    ``reference`` is a key of ``named_params()`` / ``named_state()``; ``torch`` a dotted
+    name of ``named_parameters()`` / ``named_buffers()``. ``transpose`` declares a layout
+    difference (Linear keeps W as (in, out), torch as (out, in)); it is applied when values
+    cross sides, never inside a comparison.
+
+    The harness draws every mapped array afresh for each case: weights (2-D and more) from
+    N(0, 1 / fan_in), fan_in being the product of the torch layout's trailing dimensions as
+    in torch's own initialisers, so activations stay O(1) through deep blocks; vectors
+    (biases, gamma, beta, running means) from N(0, 1); ``positive`` arrays (running
+    variances) from U[0.5, 2).
+    """
+
+    reference: str
+    torch: str
+    transpose: bool = False
+    positive: bool = False
+
+    def to_torch(self, array: np.ndarray) -> np.ndarray:
+        return array.T if self.transpose else array
+
+    def to_reference(self, array: np.ndarray) -> np.ndarray:
+        return array.T if self.transpose else array
+
+    def draw(self, rng: np.random.Generator, shape: tuple) -> np.ndarray:
+        if self.positive:
+            return rng.uniform(0.5, 2.0, shape)
+        torch_shape = shape[::-1] if self.transpose else shape
+        fan_in = int(np.prod(torch_shape[1:]))
+        return rng.standard_normal(shape) / np.sqrt(fan_in)
+
+
+def nested(reference_prefix: str, torch_prefix: str, params: tuple[Param, ...]) -> tuple[Param, ...]:
+    """The mapping of a sub-layer, moved under a prefix on each side."""
+    return tuple(
+        Param(f"{reference_prefix}.{p.reference}", f"{torch_prefix}.{p.torch}", p.transpose, p.positive)
+        for p in params
+    )
+
+
+class Config(SimpleNamespace):
+    """One point of a pair's grid: attributes for the factories and input makers, and ``id``."""
+
+
+def grid(id_format: str | Callable[[Config], str], **axes) -> tuple[Config, ...]:
+    """Every combination of ``axes``; ``id_format`` is a ``str.format`` pattern or a function."""
+    configs = []
+    for values in itertools.product(*axes.values()):
+        config = Config(**dict(zip(axes, values, strict=True)))
+        config.id = id_format(config) if callable(id_format) else id_format.format(**vars(config))
+        configs.append(config)
+    return tuple(configs)
+
+
+# -- input makers: (config, rng, dtype) -> array; a dimension is an int or a config key ----
+
+
+def _shape(config: Config, dims) -> tuple[int, ...]:
+    """Resolve dims: a key whose value is a tuple is spliced in (a whole shape), one whose
+    value is None is left out (a vector instead of a matrix)."""
+    shape = []
+    for dim in dims:
+        value = getattr(config, dim) if isinstance(dim, str) else dim
+        if isinstance(value, tuple):
+            shape.extend(value)
+        elif value is not None:
+            shape.append(value)
+    return tuple(shape)
+
+
+def normal(*dims, scale: float = 1.0):
+    def make(config, rng, dtype):
+        return np.asarray(scale * rng.standard_normal(_shape(config, dims)), dtype=dtype)
+
+    return make
+
+
+def probabilities(*dims):
+    """Rows on the simplex (a softmax of normal logits), the last axis summing to one."""
+
+    def make(config, rng, dtype):
+        logits = rng.standard_normal(_shape(config, dims))
+        exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return (exp / exp.sum(axis=-1, keepdims=True)).astype(dtype)
+
+    return make
+
+
+def integers(high, *dims):
+    """Integers in [0, high): class indices (high a config key) or binary labels (2)."""
+
+    def make(config, rng, dtype):
+        upper = getattr(config, high) if isinstance(high, str) else high
+        return rng.integers(0, upper, _shape(config, dims))
+
+    return make
+
+
+def targets(n: str, classes: str):
+    """Cross-entropy targets in the form ``config.target`` names: integer ``classes``,
+    ``onehot`` rows or ``probs`` rows."""
+
+    def make(config, rng, dtype):
+        labels = integers(classes, n)(config, rng, dtype)
+        if config.target == "classes":
+            return labels
+        if config.target == "onehot":
+            return np.eye(getattr(config, classes), dtype=dtype)[labels]
+        return probabilities(n, classes)(config, rng, dtype)
+
+    return make
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A reference layer (or function) and its torch twin, declared once.
+
+    reference, torch: config -> a layer / module, or a function of the inputs.
+    inputs:      input makers; the first input is the one differentiated.
+    params:      the parameter and state mapping (see ``Param``).
+    backward:    the reference method that computes the input gradient; None for
+                 forward-only functions, which are compared on their outputs alone.
+    outputs:     names of a function's outputs when it returns several.
+    tolerances:  per-dtype overrides of ``tolerances.DEFAULT``; each carries its reason.
+    """
+
+    name: str
+    reference: Callable[[Config], Any]
+    torch: Callable[[Config], Any]
+    inputs: tuple[Callable, ...]
+    configs: tuple[Config, ...]
+    params: tuple[Param, ...] = ()
+    backward: str | None = "backward"
+    outputs: tuple[str, ...] = ("output",)
+    tolerances: dict[str, Tolerance] = field(default_factory=dict)
+
+    def __post_init__(self):
+        ids = [c.id for c in self.configs]
+        duplicates = {i for i in ids if ids.count(i) > 1}
+        if duplicates:
+            raise ValueError(f"pair {self.name}: duplicate config ids {sorted(duplicates)}")
+        for dtype, tolerance in self.tolerances.items():
+            if not tolerance.reason:
+                raise ValueError(f"pair {self.name}: the {dtype} tolerance override needs a reason")
+
+    @property
+    def is_layer(self) -> bool:
+        return self.backward is not None
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test case: a pair at one config, dtype and seed index."""
+
+    pair: Pair
+    config: Config
+    dtype: str
+    seed_index: int
+
+    @property
+    def id(self) -> str:
+        return f"{self.pair.name}-{self.dtype}-{self.config.id}-seed{self.seed_index}"
+
+
+def cases(pairs, dtypes=("float32", "float64"), seeds: int = 3) -> list[Case]:
+    return [
+        Case(pair, config, dtype, seed)
+        for pair in pairs
+        for dtype in dtypes
+        for config in pair.configs
+        for seed in range(seeds)
+    ]

@@ -1,0 +1,1 @@
+"""Hand-written NumPy layers with forward and backward. Never imports torch."""

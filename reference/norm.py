@@ -1,0 +1,77 @@
+"""Batch normalisation over (N, C, H, W)."""
+
+import numpy as np
+
+from reference.base import Layer, check_input
+
+AXES = (0, 2, 3)  # every axis but the channel's
+
+
+class BatchNorm2d(Layer):
+    """y = gamma * x_hat + beta, x_hat = (x - mu) / sqrt(var + eps), per channel c.
+
+    x, y: (N, C, H, W); gamma, beta, running_mean, running_var: (C,).
+    Training: mu and var are the batch's (biased, over m = N*H*W values), and
+      running = (1 - momentum) running + momentum * batch, with the unbiased
+      var * m / (m - 1) for running_var, as torch does.
+      dL/dx = gamma / sqrt(var + eps) * (g - mean(g) - x_hat * mean(g * x_hat))
+    Eval: mu and var are the running ones, so dL/dx = gamma * g / sqrt(running_var + eps).
+    Both: dL/dgamma = sum g * x_hat, dL/dbeta = sum g (sums over N, H, W).
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.params["gamma"] = np.ones(num_features)
+        self.params["beta"] = np.zeros(num_features)
+        self.state["running_mean"] = np.zeros(num_features)
+        self.state["running_var"] = np.ones(num_features)
+
+    def forward(self, x):
+        channels = self.params["gamma"].shape[0]
+        check_input(x, "BatchNorm2d input", ("N", channels, "H", "W"))
+        if self.training:
+            m = x.shape[0] * x.shape[2] * x.shape[3]
+            if m < 2:
+                raise ValueError(
+                    f"BatchNorm2d in training mode: expected more than 1 value per channel, "
+                    f"got input shape {x.shape}"
+                )
+            mean, var = x.mean(axis=AXES), x.var(axis=AXES)
+            unbiased_var = var * m / (m - 1)
+            self.state["running_mean"] = (1 - self.momentum) * self.state["running_mean"] + self.momentum * mean
+            self.state["running_var"] = (1 - self.momentum) * self.state["running_var"] + self.momentum * unbiased_var
+        else:
+            mean, var = self.state["running_mean"], self.state["running_var"]
+        self.std = np.sqrt(var + self.eps)[:, None, None]
+        self.x_hat = (x - mean[:, None, None]) / self.std
+        y = self.params["gamma"][:, None, None] * self.x_hat + self.params["beta"][:, None, None]
+        return self._remember_output(y)
+
+    def backward(self, g):
+        g = self._check_grad(g)
+        self.grads["gamma"] = np.sum(g * self.x_hat, axis=AXES)
+        self.grads["beta"] = g.sum(axis=AXES)
+        scale = self.params["gamma"][:, None, None] / self.std
+        if not self.training:
+            return scale * g
+        mean_g = g.mean(axis=AXES, keepdims=True)
+        mean_g_xhat = np.mean(g * self.x_hat, axis=AXES, keepdims=True)
+        return scale * (g - mean_g - self.x_hat * mean_g_xhat)
+
+
+def batch_normalization(X, gamma, beta, epsilon=1e-5):
+    """The seed's stateless batch normalisation with batch statistics.
+
+    X: (B, C, H, W); gamma, beta: (1, C, 1, 1).
+    y = gamma (X - mu) / sqrt(var + epsilon) + beta, mu and (biased) var per channel.
+    Epsilon goes under the square root, as in the seed's code (its formula puts it
+    outside, which is not what any library computes).
+    """
+    check_input(X, "batch_normalization X", ("B", "C", "H", "W"))
+    channels = X.shape[1]
+    check_input(gamma, "batch_normalization gamma", (1, channels, 1, 1))
+    check_input(beta, "batch_normalization beta", (1, channels, 1, 1))
+    mean = X.mean(axis=AXES, keepdims=True)
+    var = X.var(axis=AXES, keepdims=True)
+    return gamma * (X - mean) / np.sqrt(var + epsilon) + beta
