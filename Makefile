@@ -17,7 +17,8 @@ test: $(READY)
 
 ## the parity matrix alone, with its per-pair summary
 parity: $(READY)
-	$(PY) -m pytest -n auto -p no:randomly parity_tests/test_parity.py
+	$(PY) -m pytest -n auto -p no:randomly parity_tests/test_parity.py \
+		--parity-report reports --junitxml reports/junit.xml
 
 lint: $(READY)
 	$(PY) -m ruff check .

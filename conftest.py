@@ -1,9 +1,10 @@
-"""Pytest options of the parity suite, the case matrix, and the end-of-run summary."""
+"""Pytest options of the parity suite, the case matrix, and the end-of-run report."""
 
-from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
+from parity_tests import report
 from parity_tests.pairs import PAIRS
 from parity_tests.registry import cases
 
@@ -16,6 +17,8 @@ def pytest_addoption(parser):
                     help="comma-separated dtypes of the parity matrix (default: float32,float64)")
     group.addoption("--parity-seeds", type=int, default=3,
                     help="seeds per configuration of the parity matrix (default: 3)")
+    group.addoption("--parity-report", metavar="DIR", default=None,
+                    help="write parity.json, parity.md and parity.png into DIR")
 
 
 def pytest_generate_tests(metafunc):
@@ -28,25 +31,25 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("parity_case", matrix, ids=[c.id for c in matrix])
 
 
-# -- summary: workers send each case's verdicts as user_properties -----------------------
+# -- report: xdist workers send each case's verdicts to the controller as user_properties --
 
-_results = defaultdict(list)
+_rows: list[dict] = []
 
 
 def pytest_runtest_logreport(report):
     if report.when == "call":
-        for key, value in report.user_properties:
-            if key == "parity":
-                _results[(value["pair"], value["dtype"])].append(value)
+        _rows.extend(value for key, value in report.user_properties if key == "parity")
 
 
-def pytest_terminal_summary(terminalreporter):
-    if not _results:
+def pytest_terminal_summary(terminalreporter, config):
+    if not _rows:
         return
-    write = terminalreporter.write_line
     terminalreporter.section("parity summary")
-    write(f"{'pair':<22}{'dtype':<9}{'cases':>6}{'failed':>8}{'worst headroom':>16}  worst check")
-    for (pair, dtype), rows in sorted(_results.items()):
-        worst = max(rows, key=lambda r: r["headroom"])
-        failed = sum(not r["passed"] for r in rows)
-        write(f"{pair:<22}{dtype:<9}{len(rows):>6}{failed:>8}{worst['headroom']:>16.3g}  {worst['check']}")
+    for line in report.table(_rows):
+        terminalreporter.write_line(line)
+    terminalreporter.write_line("closest calls (headroom = error / tolerance; 1 fails):")
+    for line in report.closest_calls(_rows):
+        terminalreporter.write_line("  " + line)
+    if directory := config.getoption("--parity-report"):
+        for note in report.write_reports(_rows, Path(directory)):
+            terminalreporter.write_line(note)

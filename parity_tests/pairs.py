@@ -219,6 +219,7 @@ PAIRS = [
         ),
         backward=None,
         outputs=("weights", "bias", "losses"),
+        differentiable=False,  # its gradients live inside the loop; the trajectory checks them
     ),
 ]
 

@@ -144,6 +144,9 @@ class Pair:
     backward:    the reference method that computes the input gradient; None for
                  forward-only functions, which are compared on their outputs alone.
     outputs:     names of a function's outputs when it returns several.
+    differentiable: False where the twin's outputs are not differentiable functions of its
+                 inputs (a training loop returns detached results), so gradcheck has nothing
+                 to check.
     tolerances:  per-dtype overrides of ``tolerances.DEFAULT``; each carries its reason.
     """
 
@@ -155,6 +158,7 @@ class Pair:
     params: tuple[Param, ...] = ()
     backward: str | None = "backward"
     outputs: tuple[str, ...] = ("output",)
+    differentiable: bool = True
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
 
     def __post_init__(self):

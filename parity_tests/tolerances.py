@@ -47,5 +47,12 @@ DEFAULT = {
 VACUOUS = 1e-9
 
 
+# Central differences in float64 with step 1e-6 are accurate to about 1e-9 relative
+# (truncation ~ eps^2, rounding ~ 1e-16 / eps). A gradient agrees with them within
+# FD_RTOL * (|fd| + max|gradient|): far above that error, far below any real mistake.
+FD_STEP = 1e-6
+FD_RTOL = 1e-5
+
+
 def tolerance_for(pair, dtype: str) -> Tolerance:
     return pair.tolerances.get(dtype, DEFAULT[dtype])

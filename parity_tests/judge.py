@@ -1,0 +1,171 @@
+"""Judging a case: each tensor against the float64 judge, and a failure that explains itself.
+
+A failing tensor's message names the case and the tensor, the largest absolute and relative
+errors, how many elements are out of tolerance and where the worst one is, a diagnosis
+where the pattern is clear (NaN on one side, sign flip, constant factor, transposed layout,
+errors only on the padded border), what finite differences say about which side is wrong,
+and the command that re-runs the case alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from parity_tests import tolerances
+from parity_tests.harness import Check, Setup, draw_setup, finite_difference, run_case
+from parity_tests.registry import Case
+
+
+@dataclass
+class Verdict:
+    check: str
+    passed: bool
+    max_abs_error: float
+    max_rel_error: float
+    headroom: float  # largest |r - e| / (atol + rtol |e|): 1.0 is the edge of failing
+    atol: float
+    rtol: float
+    message: str = ""
+
+
+def rerun_command(case: Case) -> str:
+    seeds = f" --parity-seeds {case.seed_index + 1}" if case.seed_index >= 3 else ""
+    return f"pytest 'parity_tests/test_parity.py::test_parity[{case.id}]' -p no:randomly{seeds}"
+
+
+def check_case(case: Case) -> list[Verdict]:
+    setup = draw_setup(case)
+    return [judge_check(case, check, setup) for check in run_case(case, setup)]
+
+
+def judge_check(case: Case, check: Check, setup: Setup | None = None) -> Verdict:
+    tolerance = tolerances.tolerance_for(case.pair, case.dtype)
+    reference = np.asarray(check.reference)
+    expected = np.asarray(check.judge, dtype=np.float64)
+
+    def fail(text: str, errors=(np.inf, np.inf, np.inf), atol=0.0) -> Verdict:
+        lines = [f"{case.id}: {check.name}: {text}", f"  re-run: {rerun_command(case)}"]
+        return Verdict(check.name, False, *errors, atol, tolerance.rtol, "\n".join(lines))
+
+    if reference.dtype != np.dtype(case.dtype):
+        return fail(f"the reference returned {reference.dtype} for a {case.dtype} case")
+    if reference.shape != expected.shape:
+        transposed = reference.ndim == 2 and reference.shape == expected.shape[::-1]
+        hint = " (a transposed layout)" if transposed else ""
+        return fail(f"the reference has shape {reference.shape}, torch {expected.shape}{hint}")
+
+    torch_error = float(np.max(np.abs(check.torch - expected), initial=0.0))
+    atol = tolerance.atol(expected, torch_error)
+    error = np.abs(reference.astype(np.float64) - expected)
+    error = np.where(np.isnan(error), np.inf, error)
+    allowed = atol + tolerance.rtol * np.abs(expected)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        headroom = float(np.max(np.where(error == 0, 0.0, error / allowed), initial=0.0))
+        relative = np.where(error == 0, 0.0, error / np.abs(expected))
+    errors = (float(np.max(error, initial=0.0)), float(np.max(relative, initial=0.0)), headroom)
+
+    if np.max(np.abs(expected), initial=0.0) <= tolerances.VACUOUS:
+        return fail(f"the expected tensor is zero everywhere (max |x| <= {tolerances.VACUOUS:g}), so this "
+                    "check cannot fail; change the case's inputs or upstream gradient", errors, atol)
+    try:
+        torch.testing.assert_close(torch.from_numpy(reference.astype(np.float64)), torch.from_numpy(expected),
+                                   rtol=tolerance.rtol, atol=atol)
+    except AssertionError:
+        return Verdict(check.name, False, *errors, atol, tolerance.rtol,
+                       explain(case, check, setup, error > allowed, errors, atol, tolerance.rtol))
+    return Verdict(check.name, True, *errors, atol, tolerance.rtol)
+
+
+def explain(case: Case, check: Check, setup: Setup | None, bad: np.ndarray, errors, atol, rtol) -> str:
+    reference, expected = np.asarray(check.reference, dtype=np.float64), np.asarray(check.judge)
+    max_abs, max_rel, _ = errors
+    worst = np.unravel_index(int(np.argmax(np.abs(reference - expected))), expected.shape) if expected.ndim else ()
+    lines = [
+        f"{case.id}: {check.name} does not match torch (float64 judge)",
+        f"  case:      pair {case.pair.name}, config {case.config.id}, {case.dtype}, seed {case.seed_index}",
+        f"  error:     max abs {max_abs:.3g}, max rel {max_rel:.3g}; {int(bad.sum())} of {bad.size} elements "
+        f"outside |r - e| <= {atol:.3g} + {rtol:g}|e|",
+        f"  worst:     index {tuple(int(i) for i in worst)}: reference {reference[worst]:.6g}, "
+        f"torch {float(check.torch[worst]):.6g}, expected {expected[worst]:.6g}",
+    ]
+    if diagnosis := diagnose(reference, expected, bad, case, setup):
+        lines.append(f"  diagnosis: {diagnosis}")
+    if setup is not None and case.pair.is_layer and check.name.startswith("grad "):
+        lines.append(f"  finite differences: {attribute(case, check, setup, bad, worst)}")
+    lines.append(f"  re-run:    {rerun_command(case)}")
+    return "\n".join(lines)
+
+
+def _close(a: np.ndarray, b: np.ndarray) -> bool:
+    scale = float(np.max(np.abs(b), initial=0.0))
+    return bool(np.allclose(a, b, rtol=1e-4, atol=1e-4 * scale))
+
+
+def _named_sizes(setup: Setup | None) -> dict[str, int]:
+    """Sizes a constant factor is often off by, read from the first input's shape."""
+    if setup is None or not setup.inputs or setup.inputs[0].ndim < 2:
+        return {}
+    shape = setup.inputs[0].shape
+    sizes = {"the batch size N": shape[0]}
+    if len(shape) == 4:
+        sizes |= {"the spatial size H*W": shape[2] * shape[3], "N*H*W": shape[0] * shape[2] * shape[3]}
+    elif len(shape) == 2:
+        sizes |= {"the feature count": shape[1], "the element count": shape[0] * shape[1]}
+    return {name: size for name, size in sizes.items() if size > 1}
+
+
+def diagnose(reference, expected, bad, case: Case, setup: Setup | None) -> str | None:
+    ref_bad, exp_bad = ~np.isfinite(reference), ~np.isfinite(expected)
+    if ref_bad.any() != exp_bad.any():
+        side = "reference" if ref_bad.any() else "torch"
+        count = int((ref_bad if ref_bad.any() else exp_bad).sum())
+        return f"NaN or inf on one side only: the {side} ({count} elements)"
+    if ref_bad.any():
+        return None
+    if _close(reference, -expected):
+        return "sign flip: reference = -expected"
+    if reference.ndim == 2 and reference.shape[0] == reference.shape[1] and _close(reference, expected.T):
+        return "transposed layout: reference = expected.T"
+    denominator = float(np.sum(expected * expected))
+    factor = float(np.sum(reference * expected)) / denominator if denominator else 0.0
+    if factor and abs(factor - 1) > 1e-3 and _close(reference, factor * expected):
+        text = f"constant factor: reference = {factor:.6g} x expected"
+        for name, size in _named_sizes(setup).items():
+            if abs(factor * size - 1) < 1e-3 or abs(factor - size) < 1e-3 * size:
+                text += f"; the factor is {name} = {size} (a missing or extra division by it?)"
+                break
+        return text
+    padding = getattr(case.config, "p", 0)
+    if reference.ndim == 4 and padding and min(reference.shape[2:]) > 2 * padding:
+        interior = np.zeros(bad.shape, dtype=bool)
+        interior[:, :, padding:-padding, padding:-padding] = True
+        if bad.any() and not (bad & interior).any():
+            return f"errors only on the border (the outer {padding} rows/columns): padding handled wrong?"
+    return None
+
+
+def attribute(case: Case, check: Check, setup: Setup, bad: np.ndarray, worst) -> str:
+    """Ask central differences (float64) which side is wrong, at the worst element and a few
+    more mismatching ones."""
+    rng = np.random.default_rng(0)
+    mismatching = [tuple(i) for i in np.argwhere(bad)]
+    picks = [mismatching[i] for i in rng.permutation(len(mismatching))[:5]]
+    indices = list(dict.fromkeys([tuple(int(i) for i in worst), *picks]))
+    fd = finite_difference(case.pair, case.config, setup, check.name, indices)
+    scale = float(np.max(np.abs(check.judge), initial=0.0))
+
+    def agrees(values: np.ndarray) -> bool:
+        picked = np.array([values[i] for i in indices], dtype=np.float64)
+        return bool(np.all(np.abs(picked - fd) <= tolerances.FD_RTOL * (np.abs(fd) + scale)))
+
+    reference_ok, torch_ok = agrees(check.reference), agrees(check.torch)
+    verdict = {
+        (False, True): "reference wrong (they agree with torch)",
+        (True, False): "torch twin wrong (they agree with the reference)",
+        (False, False): "both disagree with finite differences",
+        (True, True): "they agree with both at the sampled elements: the gap is below their resolution",
+    }[(reference_ok, torch_ok)]
+    return f"{verdict}; checked at {len(indices)} element(s)"
