@@ -34,14 +34,20 @@ def pytest_generate_tests(metafunc):
 # -- report: xdist workers send each case's verdicts to the controller as user_properties --
 
 _rows: list[dict] = []
+_bugs: list[dict] = []
 
 
 def pytest_runtest_logreport(report):
     if report.when == "call":
         _rows.extend(value for key, value in report.user_properties if key == "parity")
+        _bugs.extend(value for key, value in report.user_properties if key == "bug")
 
 
 def pytest_terminal_summary(terminalreporter, config):
+    if _bugs:
+        terminalreporter.section("bug corpus")
+        for line in report.kill_rates(_bugs):
+            terminalreporter.write_line(line)
     if not _rows:
         return
     terminalreporter.section("parity summary")

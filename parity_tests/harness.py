@@ -2,8 +2,9 @@
 
 For a layer, one case is: draw inputs, parameters and state from the case's seed; load the
 same values into the reference, the torch twin in the case's dtype and the torch judge in
-float64; run forward, then backward with a random upstream gradient; compare the output,
-the input gradient, every parameter gradient and every state entry. A function is run
+float64; run a decoy forward (a first batch), then forward and backward on the case's
+inputs with a random upstream gradient; compare the output, the input gradient, every
+parameter gradient and every state entry (after both forwards). A function is run
 forward and its outputs compared.
 """
 
@@ -181,14 +182,16 @@ class Setup:
     values: dict[str, np.ndarray]  # reference name -> array, reference layout, case dtype
     training: bool
     upstream: np.ndarray | None = None
+    decoy: list[np.ndarray] | None = None  # a first batch every side sees before the real one
 
     def astype(self, dtype) -> Setup:
         def cast(x):
             return x.astype(dtype) if np.issubdtype(x.dtype, np.floating) else x
 
         upstream = None if self.upstream is None else cast(self.upstream)
+        decoy = None if self.decoy is None else [cast(x) for x in self.decoy]
         values = {k: cast(v) for k, v in self.values.items()}
-        return Setup([cast(x) for x in self.inputs], self.params, values, self.training, upstream)
+        return Setup([cast(x) for x in self.inputs], self.params, values, self.training, upstream, decoy)
 
 
 def build_reference(pair: Pair, config, setup: Setup, dtype):
@@ -219,6 +222,8 @@ def draw_setup(case: Case) -> Setup:
     # the judge's output fixes the shape of the random upstream gradient every side gets
     output, _ = torch_forward(build_torch(pair, config, setup, torch.float64), inputs, torch.float64)
     setup.upstream = rng.standard_normal(tuple(output.shape)).astype(dtype)
+    # layers are reused across batches: a value cached by the first forward must not leak
+    setup.decoy = [make(config, rng, dtype) for make in pair.inputs]
     return setup
 
 
@@ -226,6 +231,8 @@ def run_torch(pair: Pair, config, setup: Setup, dtype: torch.dtype) -> dict[str,
     if not pair.is_layer:
         return run_function(pair, pair.torch(config), setup.inputs, dtype)
     module = build_torch(pair, config, setup, dtype)
+    with torch.no_grad():
+        module(*[_to_torch(x, dtype) for x in setup.decoy])
     return torch_backward(module, setup.params, *torch_forward(module, setup.inputs, dtype),
                           setup.inputs, setup.upstream)
 
@@ -234,6 +241,7 @@ def run_reference(pair: Pair, config, setup: Setup, dtype) -> dict[str, np.ndarr
     if not pair.is_layer:
         return run_function(pair, pair.reference(config), setup.inputs)
     layer = build_reference(pair, config, setup, dtype)
+    layer(*[x.copy() for x in setup.decoy])
     return run_reference_layer(pair, layer, setup.params, setup.inputs, setup.upstream)
 
 

@@ -62,6 +62,11 @@ def nchw_id(c: Config) -> str:
     return f"N{c.N}C{c.C}H{c.hw[0]}W{c.hw[1]}"
 
 
+def ce_id(c: Config) -> str:
+    return f"N{c.N}C{c.C}-{c.target}" + ("-saturated" if c.saturated else "")
+
+
+CE_TARGETS = ["classes", "onehot", "probs"]
 ELEMENTWISE_SHAPES = [(1, 24), (4, 9), (2, 3, 5, 4)]  # >= 20 elements: ReLU never all dead
 BATCH_CLASSES = [(1, 10), (4, 7), (5, 2), (8, 33)]
 
@@ -100,7 +105,9 @@ PAIRS = [
         reference=lambda c: losses.CrossEntropyLoss(),
         torch=lambda c: t_losses.CrossEntropyLoss(),
         inputs=(probabilities("N", "C"), targets("N", "C")),
-        configs=grid("N{N}C{C}-{target}", N=[1, 4, 6], C=[3, 10], target=["classes", "onehot", "probs"]),
+        configs=grid(ce_id, N=[1, 4, 6], C=[3, 10], target=CE_TARGETS, saturated=[False])
+        # exact 0 and 1 probabilities, which the clip must stop; rows enough that some stay unclipped
+        + grid(ce_id, N=[6, 8], C=[3, 10], target=CE_TARGETS, saturated=[True]),
     ),
     Pair(
         name="MSELoss",

@@ -99,12 +99,20 @@ def normal(*dims, scale: float = 1.0):
 
 
 def probabilities(*dims):
-    """Rows on the simplex (a softmax of normal logits), the last axis summing to one."""
+    """Rows on the simplex (a softmax of normal logits), the last axis summing to one.
+
+    With ``config.saturated``, about a quarter of the entries are exactly 0 and the first is
+    exactly 1: the values a loss must clip.
+    """
 
     def make(config, rng, dtype):
         logits = rng.standard_normal(_shape(config, dims))
         exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return (exp / exp.sum(axis=-1, keepdims=True)).astype(dtype)
+        rows = exp / exp.sum(axis=-1, keepdims=True)
+        if getattr(config, "saturated", False):
+            rows[rng.random(rows.shape) < 1 / 4] = 0.0
+            rows.flat[0] = 1.0
+        return rows.astype(dtype)
 
     return make
 

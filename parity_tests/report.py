@@ -47,6 +47,18 @@ def closest_calls(rows: list[dict], count: int = 10) -> list[str]:
     return [f"{headroom:>8.3g}  {case}: {check}" for headroom, case, check in sorted(passing, reverse=True)[:count]]
 
 
+def kill_rates(bugs: list[dict]) -> list[str]:
+    """Caught / total of the known-bug corpus, overall and per layer."""
+    per_layer = defaultdict(list)
+    for bug in bugs:
+        per_layer[bug["layer"]].append(bug["caught"])
+    caught = sum(b["caught"] for b in bugs)
+    lines = [f"caught {caught}/{len(bugs)} ({100 * caught / len(bugs):.0f}%)"]
+    lines += [f"  {layer:<22}{sum(c)}/{len(c)}" for layer, c in sorted(per_layer.items())]
+    lines += [f"  SURVIVED: {b['name']}" for b in bugs if not b["caught"]]
+    return lines
+
+
 def heatmap_grid(rows: list[dict]) -> tuple[list[str], list[list[float | None]]]:
     """Worst headroom by (pair, dtype) and check category; None where a pair has no such check."""
     labels, grid = [], []

@@ -1,0 +1,543 @@
+"""A corpus of realistic mistakes in hand-written layers, each one the default matrix must catch.
+
+Every ``Bug`` replaces one method or function of ``reference/`` with a variant carrying one
+mistake people make when they write these layers by hand. ``test_bugs.py`` patches it in,
+runs the default matrix of the pairs it names, and asserts some case fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from reference import activations, blocks, conv, linear, losses, neuron, norm, pooling
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str
+    pairs: tuple[str, ...]  # the pairs whose matrix must catch it
+    owner: Any  # the class or module patched
+    attribute: str
+    replacement: Callable
+    mistake: str
+
+
+# -- activations ------------------------------------------------------------------------
+
+
+def sigmoid_grad_missing_one_minus_y(self, g):
+    return self._check_grad(g) * self.y
+
+
+def sigmoid_grad_plus(self, g):
+    return self._check_grad(g) * self.y * (1 + self.y)
+
+
+def sigmoid_exponent_sign(self, x):
+    self.y = 1.0 / (1.0 + np.exp(np.clip(x, -500, 500)))
+    return self._remember_output(self.y)
+
+
+def relu_grad_identity(self, g):
+    return self._check_grad(g)
+
+
+def relu_mask_from_gradient(self, g):
+    g = self._check_grad(g)
+    return g * (g > 0)
+
+
+def softmax_over_batch_axis(self, x):
+    exp = np.exp(x - x.max(axis=0, keepdims=True))
+    self.y = exp / exp.sum(axis=0, keepdims=True)
+    return self._remember_output(self.y)
+
+
+def softmax_grad_diagonal_only(self, g):
+    return self._check_grad(g) * self.y * (1 - self.y)
+
+
+def softmax_grad_dot_over_batch(self, g):
+    g = self._check_grad(g)
+    return self.y * (g - np.sum(self.y * g, axis=0, keepdims=True))
+
+
+def softmax_jacobian_missing_diag(self, g):
+    g = self._check_grad(g)
+    return np.stack([-np.outer(y, y) @ gi for y, gi in zip(self.y, g, strict=True)])
+
+
+# -- losses -------------------------------------------------------------------------------
+
+_ce_forward = losses.CrossEntropyLoss.forward
+
+
+def ce_sum_over_batch(self, pred, target):
+    return self._remember_output(np.asarray(_ce_forward(self, pred, target) * pred.shape[0], dtype=pred.dtype))
+
+
+def ce_grad_missing_batch_division(self, g=1.0):
+    g = self._check_grad(g)
+    return g * np.where(self.unclipped, -self.target / self.p, 0)
+
+
+def ce_grad_ignores_clip(self, g=1.0):
+    g = self._check_grad(g)
+    return g * -self.target / (self.p.shape[0] * self.p)
+
+
+def ce_log_without_clip(self, pred, target):
+    result = _ce_forward(self, pred, target)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss = -np.sum(self.target * np.log(pred)) / pred.shape[0]
+    return self._remember_output(np.asarray(loss, dtype=result.dtype))
+
+
+def mse_grad_missing_two(self, g=1.0):
+    return self._check_grad(g) * self.diff / self.diff.size
+
+
+def mse_mean_over_batch_only(self, g=1.0):
+    return self._check_grad(g) * 2.0 * self.diff / self.diff.shape[0]
+
+
+# -- linear -------------------------------------------------------------------------------
+
+
+_linear_backward = linear.Linear.backward
+
+
+def linear_grad_w_wrong_order(self, g):
+    grad_x = _linear_backward(self, g)
+    self.grads["W"] = self.x.T @ g[::-1]  # each input paired with another sample's gradient
+    return grad_x
+
+
+def linear_grad_b_mean(self, g):
+    grad_x = _linear_backward(self, g)
+    if "b" in self.params:
+        self.grads["b"] = g.mean(axis=0)
+    return grad_x
+
+
+def linear_grad_x_untransposed(self, g):
+    _linear_backward(self, g)
+    return g @ self.params["W"]
+
+
+def linear_stale_input(self, x):
+    if not hasattr(self, "x"):  # caches the first batch only
+        self.x = x
+    y = x @ self.params["W"] + self.params.get("b", 0)
+    return self._remember_output(y)
+
+
+# -- convolution --------------------------------------------------------------------------
+
+_conv_forward, _conv_backward = conv.Conv2d.forward, conv.Conv2d.backward
+
+
+def conv_flipped_kernel(self, x):
+    saved = self.params["W"]
+    self.params["W"] = saved[:, :, ::-1, ::-1]  # true convolution instead of cross-correlation
+    try:
+        return _conv_forward(self, x)
+    finally:
+        self.params["W"] = saved
+
+
+def conv_grad_b_mean(self, g):
+    grad_x = _conv_backward(self, g)
+    if "b" in self.params:
+        self.grads["b"] = g.mean(axis=(0, 2, 3))
+    return grad_x
+
+
+def conv_grad_w_first_sample(self, g):
+    grad_x = _conv_backward(self, g)
+    self.grads["W"] = np.tensordot(g[:1], self.windows[:1], axes=([0, 2, 3], [0, 2, 3]))
+    return grad_x
+
+
+def conv_backward_ignores_stride(self, g):
+    g = self._check_grad(g)
+    weight = self.params["W"]
+    self.grads["W"] = np.tensordot(g, self.windows, axes=([0, 2, 3], [0, 2, 3]))
+    if "b" in self.params:
+        self.grads["b"] = g.sum(axis=(0, 2, 3))
+    grad_windows = np.tensordot(g, weight, axes=([1], [0]))
+    (ph, pw) = self.padding
+    n, c, h, w = self.x_shape
+    out_h, out_w = g.shape[2:]
+    grad_xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad_windows.dtype)
+    for u in range(weight.shape[2]):
+        for v in range(weight.shape[3]):
+            grad_xp[:, :, u : u + out_h, v : v + out_w] += grad_windows[..., u, v].transpose(0, 3, 1, 2)
+    return grad_xp[:, :, ph : ph + h, pw : pw + w]
+
+
+def conv_crop_without_offset(self, g):
+    grad_x = _conv_backward(self, g)
+    ph, pw = self.padding
+    if not ph:
+        return grad_x
+    full = np.pad(grad_x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))  # undo the right crop, then crop wrong
+    return full[:, :, : grad_x.shape[2], : grad_x.shape[3]]
+
+
+def simple_conv2d_swapped_output(input_matrix, kernel, padding, stride):
+    padded = np.pad(input_matrix, padding)
+    kh, kw = kernel.shape
+    out_h = (padded.shape[0] - kh) // stride + 1
+    out_w = (padded.shape[1] - kw) // stride + 1
+    output = np.zeros((out_w, out_h), dtype=np.result_type(input_matrix, kernel, np.float32))
+    for i in range(out_h):
+        for j in range(out_w):
+            output[i, j] = np.sum(padded[i * stride : i * stride + kh, j * stride : j * stride + kw] * kernel)
+    return output
+
+
+def simple_conv2d_no_stride(input_matrix, kernel, padding, stride):
+    padded = np.pad(input_matrix, padding)
+    kh, kw = kernel.shape
+    windows = sliding_window_view(padded, (kh, kw))
+    out_h = (padded.shape[0] - kh) // stride + 1
+    out_w = (padded.shape[1] - kw) // stride + 1
+    return np.einsum("ijuv,uv->ij", windows[:out_h, :out_w], kernel).astype(np.result_type(input_matrix, np.float32))
+
+
+# -- normalisation ------------------------------------------------------------------------
+
+_bn_forward, _bn_backward = norm.BatchNorm2d.forward, norm.BatchNorm2d.backward
+
+
+def _bn_output(self, x, mean, std):
+    """Normalise with the given statistics, keeping what backward reads."""
+    self.std, self.x_hat = std, (x - mean) / std
+    y = self.params["gamma"][:, None, None] * self.x_hat + self.params["beta"][:, None, None]
+    return self._remember_output(y)
+
+
+def _bn_running_update(update, unbiased=True):
+    """A training forward whose running statistics follow ``update(running, batch, momentum)``,
+    fed the unbiased batch variance or (``unbiased=False``) the biased one."""
+
+    def forward(self, x):
+        if not self.training:
+            return _bn_forward(self, x)
+        m = x.shape[0] * x.shape[2] * x.shape[3]
+        mean, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
+        batch_var = var * m / (m - 1) if unbiased else var
+        self.state["running_mean"] = update(self.state["running_mean"], mean, self.momentum)
+        self.state["running_var"] = update(self.state["running_var"], batch_var, self.momentum)
+        return _bn_output(self, x, mean[:, None, None], np.sqrt(var + self.eps)[:, None, None])
+
+    return forward
+
+
+def _bn_normalised_with(statistics):
+    """A training forward (running statistics right) normalising with ``statistics(x, eps) -> (mean, std)``."""
+
+    def forward(self, x):
+        y = _bn_forward(self, x)
+        return _bn_output(self, x, *statistics(x, self.eps)) if self.training else y
+
+    return forward
+
+
+bn_unbiased_var_in_normalisation = _bn_normalised_with(
+    lambda x, eps: (x.mean(axis=(0, 2, 3))[:, None, None], np.sqrt(x.var(axis=(0, 2, 3), ddof=1) + eps)[:, None, None])
+)
+bn_eps_outside_sqrt = _bn_normalised_with(
+    lambda x, eps: (x.mean(axis=(0, 2, 3))[:, None, None], (np.sqrt(x.var(axis=(0, 2, 3))) + eps)[:, None, None])
+)
+bn_per_sample_statistics = _bn_normalised_with(
+    lambda x, eps: (x.mean(axis=(2, 3), keepdims=True), np.sqrt(x.var(axis=(2, 3), keepdims=True) + eps))
+)
+bn_biased_running_var = _bn_running_update(lambda running, batch, m: (1 - m) * running + m * batch, unbiased=False)
+bn_momentum_inverted = _bn_running_update(lambda running, batch, m: m * running + (1 - m) * batch)
+
+
+def bn_backward_treats_stats_as_constants(self, g):
+    _bn_backward(self, g)
+    return self.params["gamma"][:, None, None] / self.std * g
+
+
+def bn_eval_uses_batch_stats(self, x):
+    if self.training:
+        return _bn_forward(self, x)
+    saved, self.training = dict(self.state), True
+    y = _bn_forward(self, x)
+    self.training, self.state = False, saved
+    return y
+
+
+def bn_grad_gamma_without_xhat(self, g):
+    grad_x = _bn_backward(self, g)
+    self.grads["gamma"] = g.sum(axis=(0, 2, 3))
+    return grad_x
+
+
+def batch_normalization_eps_outside_sqrt(X, gamma, beta, epsilon=1e-5):
+    mean, var = X.mean(axis=(0, 2, 3), keepdims=True), X.var(axis=(0, 2, 3), keepdims=True)
+    return gamma * (X - mean) / (np.sqrt(var) + epsilon) + beta
+
+
+def batch_normalization_over_all_axes(X, gamma, beta, epsilon=1e-5):
+    return gamma * (X - X.mean()) / np.sqrt(X.var() + epsilon) + beta
+
+
+# -- pooling ------------------------------------------------------------------------------
+
+
+def gap_grad_missing_division(self, g):
+    return np.broadcast_to(self._check_grad(g), self.x_shape).copy()
+
+
+def global_avg_pool_swapped_dims(x):
+    width, height, channels = x.shape  # the seed's loop: the names swapped, then used as if right
+    output = np.zeros(channels, dtype=x.dtype)
+    for c in range(channels):
+        channel_sum = 0
+        for i in range(height):
+            for j in range(width):
+                channel_sum += x[i, j, c]
+        output[c] = channel_sum / (height * width)
+    return output
+
+
+def global_avg_pool_wrong_axes(x):
+    return x.mean(axis=(1, 2))  # as if channels came first
+
+
+# -- blocks -------------------------------------------------------------------------------
+
+_res_backward = blocks.ResidualBlock.backward
+
+
+def residual_grad_missing_skip(self, g):
+    g2 = self._check_grad(g).reshape(self.h2.shape) * (self.h2 > 0)
+    _res_backward(self, g)
+    g1 = (self.params["w2"].T @ g2) * (self.h1 > 0)
+    return (self.params["w1"].T @ g1).reshape(self._output_shape)
+
+
+def residual_outer_mask_from_inner(self, g):
+    g = self._check_grad(g).reshape(self.h2.shape)
+    g2 = g * (self.h1 > 0)
+    self.grads["w2"] = g2 @ self.a1.T
+    g1 = (self.params["w2"].T @ g2) * (self.h1 > 0)
+    self.grads["w1"] = g1 @ self.x.T
+    return (self.params["w1"].T @ g1 + g2).reshape(self._output_shape)
+
+
+def residual_grad_w1_with_activation(self, g):
+    grad_x = _res_backward(self, g)
+    g2 = self._check_grad(g).reshape(self.h2.shape) * (self.h2 > 0)
+    g1 = (self.params["w2"].T @ g2) * (self.h1 > 0)
+    self.grads["w1"] = g1 @ self.a1.T  # the hidden activation instead of the block input
+    return grad_x
+
+
+_se_forward, _se_backward = blocks.SEBlock.forward, blocks.SEBlock.backward
+
+
+def se_grad_missing_direct_path(self, g):
+    return _se_backward(self, g) - self._check_grad(g) * self.s
+
+
+def se_gate_grad_uses_output(self, g):
+    g = self._check_grad(g)
+    grad_s = np.sum(g * self.x * self.s, axis=(2, 3))  # differentiates y = x*s at y, not at x
+    grad_squeezed = self.fc1.backward(self.relu.backward(self.fc2.backward(self.sigmoid.backward(grad_s))))
+    return g * self.s + self.pool.backward(grad_squeezed[:, :, None, None])
+
+
+def se_squeeze_with_max(self, x):
+    n, channels = x.shape[:2]
+    self.x = x
+    self.pool(x)
+    squeezed = x.max(axis=(2, 3))
+    self.s = self.sigmoid(self.fc2(self.relu(self.fc1(squeezed))))[:, :, None, None]
+    return self._remember_output(x * self.s)
+
+
+_seres_forward, _seres_backward = blocks.SEResNetBlock.forward, blocks.SEResNetBlock.backward
+
+
+def seres_se_after_addition(self, x):
+    out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+    shortcut = self.shortcut_bn(self.shortcut_conv(x)) if self.projects else x
+    return self._remember_output(self.relu_out(self.se(out + shortcut)))
+
+
+def seres_shortcut_grad_dropped(self, g):
+    g_out = self.relu_out.backward(self._check_grad(g))
+    grad_main = self.conv2.backward(self.bn2.backward(self.se.backward(g_out)))
+    grad_main = self.conv1.backward(self.bn1.backward(self.relu1.backward(grad_main)))
+    if self.projects:
+        self.shortcut_conv.backward(self.shortcut_bn.backward(g_out))
+        return grad_main
+    return grad_main + g_out
+
+
+def seres_relu_before_bn(self, x):
+    out = self.bn1(self.relu1(self.conv1(x)))
+    out = self.se(self.bn2(self.conv2(out)))
+    shortcut = self.shortcut_bn(self.shortcut_conv(x)) if self.projects else x
+    return self._remember_output(self.relu_out(out + shortcut))
+
+
+# -- neuron -------------------------------------------------------------------------------
+
+
+def _neuron(step):
+    """A train_neuron whose update is ``step(X, y, w, b, p, lr) -> (w, b, loss_after)``."""
+
+    def train(features, labels, initial_weights, initial_bias, learning_rate, epochs):
+        X, y = features, labels.astype(features.dtype)
+        w, b = initial_weights.astype(X.dtype), X.dtype.type(initial_bias)
+        losses = np.empty(epochs, dtype=X.dtype)
+        for epoch in range(epochs):
+            p = 1.0 / (1.0 + np.exp(-(X @ w + b)))
+            w, b, losses[epoch] = step(X, y, w, b, p, learning_rate)
+        return w, b, losses
+
+    return train
+
+
+def _mse(p, y):
+    return np.mean((p - y) ** 2)
+
+
+neuron_missing_factor_two = _neuron(lambda X, y, w, b, p, lr: (
+    w - lr * X.T @ ((p - y) * p * (1 - p)) / len(y), b - lr * np.sum((p - y) * p * (1 - p)) / len(y), _mse(p, y)))
+neuron_sum_not_mean = _neuron(lambda X, y, w, b, p, lr: (
+    w - lr * 2 * X.T @ ((p - y) * p * (1 - p)), b - lr * 2 * np.sum((p - y) * p * (1 - p)), _mse(p, y)))
+neuron_bias_never_updated = _neuron(lambda X, y, w, b, p, lr: (
+    w - lr * 2 * X.T @ ((p - y) * p * (1 - p)) / len(y), b, _mse(p, y)))
+
+
+_train_neuron = neuron.train_neuron
+
+
+def neuron_loss_after_step(features, labels, initial_weights, initial_bias, learning_rate, epochs):
+    *_, losses = _train_neuron(features, labels, initial_weights, initial_bias, learning_rate, epochs + 1)
+    w, b, _ = _train_neuron(features, labels, initial_weights, initial_bias, learning_rate, epochs)
+    return w, b, losses[1:]
+
+
+# -- the corpus ---------------------------------------------------------------------------
+
+
+def _patch(name, pairs, owner, attribute, replacement, mistake):
+    return Bug(name, tuple(pairs.split()), owner, attribute, replacement, mistake)
+
+
+A, L, C, N, P, B = activations, losses, conv, norm, pooling, blocks
+BUGS = [
+    _patch("sigmoid_grad_missing_one_minus_y", "Sigmoid", A.Sigmoid, "backward", sigmoid_grad_missing_one_minus_y,
+           "derivative y instead of y(1-y)"),
+    _patch("sigmoid_grad_plus", "Sigmoid", A.Sigmoid, "backward", sigmoid_grad_plus,
+           "y(1+y): a sign in the derivative"),
+    _patch("sigmoid_exponent_sign", "Sigmoid", A.Sigmoid, "forward", sigmoid_exponent_sign, "exp(x) for exp(-x)"),
+    _patch("relu_grad_identity", "ReLU", A.ReLU, "backward", relu_grad_identity, "gradient passed where x < 0"),
+    _patch("relu_mask_from_gradient", "ReLU", A.ReLU, "backward", relu_mask_from_gradient,
+           "masks by the sign of the gradient, not of the input"),
+    _patch("softmax_over_batch_axis", "Softmax", A.Softmax, "forward", softmax_over_batch_axis,
+           "normalises over axis 0 (the batch)"),
+    _patch("softmax_grad_diagonal_only", "Softmax", A.Softmax, "backward", softmax_grad_diagonal_only,
+           "keeps only the Jacobian's diagonal"),
+    _patch("softmax_grad_dot_over_batch", "Softmax", A.Softmax, "backward", softmax_grad_dot_over_batch,
+           "<y, g> summed over the wrong axis"),
+    _patch("softmax_jacobian_missing_diag", "SoftmaxJacobian", A.Softmax, "backward_jacobian",
+           softmax_jacobian_missing_diag, "Jacobian -y y^T without diag(y)"),
+    _patch("ce_sum_over_batch", "CrossEntropyLoss", L.CrossEntropyLoss, "forward", ce_sum_over_batch,
+           "sums over the batch instead of the mean"),
+    _patch("ce_grad_missing_batch_division", "CrossEntropyLoss", L.CrossEntropyLoss, "backward",
+           ce_grad_missing_batch_division, "gradient not divided by N"),
+    _patch("ce_grad_ignores_clip", "CrossEntropyLoss", L.CrossEntropyLoss, "backward", ce_grad_ignores_clip,
+           "gradient flows through clipped probabilities (the seed's backward)"),
+    _patch("ce_log_without_clip", "CrossEntropyLoss", L.CrossEntropyLoss, "forward", ce_log_without_clip,
+           "log(0) at exact-zero probabilities"),
+    _patch("mse_grad_missing_two", "MSELoss", L.MSELoss, "backward", mse_grad_missing_two, "d(p-t)^2 = (p-t)"),
+    _patch("mse_mean_over_batch_only", "MSELoss", L.MSELoss, "backward", mse_mean_over_batch_only,
+           "divides by the batch size, not the element count"),
+    _patch("linear_grad_w_wrong_order", "Linear", linear.Linear, "backward", linear_grad_w_wrong_order,
+           "weight gradient pairs inputs with the wrong samples' gradients"),
+    _patch("linear_grad_b_mean", "Linear", linear.Linear, "backward", linear_grad_b_mean, "bias gradient is a mean"),
+    _patch("linear_grad_x_untransposed", "Linear", linear.Linear, "backward", linear_grad_x_untransposed,
+           "input gradient g W instead of g W^T"),
+    _patch("linear_stale_input", "Linear", linear.Linear, "forward", linear_stale_input,
+           "caches the first batch's input and reuses it"),
+    _patch("conv_flipped_kernel", "Conv2d", C.Conv2d, "forward", conv_flipped_kernel,
+           "true convolution (flipped kernel) instead of cross-correlation"),
+    _patch("conv_grad_b_mean", "Conv2d", C.Conv2d, "backward", conv_grad_b_mean, "bias gradient averaged"),
+    _patch("conv_grad_w_first_sample", "Conv2d", C.Conv2d, "backward", conv_grad_w_first_sample,
+           "weight gradient from the first sample only"),
+    _patch("conv_backward_ignores_stride", "Conv2d", C.Conv2d, "backward", conv_backward_ignores_stride,
+           "scatters the input gradient with stride 1"),
+    _patch("conv_crop_without_offset", "Conv2d", C.Conv2d, "backward", conv_crop_without_offset,
+           "crops the padded gradient at 0 instead of at the padding"),
+    _patch("simple_conv2d_swapped_output", "simple_conv2d", C, "simple_conv2d", simple_conv2d_swapped_output,
+           "output allocated (OW, OH), as in the seed"),
+    _patch("simple_conv2d_no_stride", "simple_conv2d", C, "simple_conv2d", simple_conv2d_no_stride,
+           "windows taken at every position, not every stride"),
+    _patch("bn_unbiased_var_in_normalisation", "BatchNorm2d", N.BatchNorm2d, "forward",
+           bn_unbiased_var_in_normalisation, "normalises with the unbiased variance"),
+    _patch("bn_biased_running_var", "BatchNorm2d", N.BatchNorm2d, "forward", bn_biased_running_var,
+           "running variance updated with the biased variance"),
+    _patch("bn_eps_outside_sqrt", "BatchNorm2d", N.BatchNorm2d, "forward", bn_eps_outside_sqrt,
+           "sqrt(var) + eps, as the seed's formula writes it"),
+    _patch("bn_backward_treats_stats_as_constants", "BatchNorm2d", N.BatchNorm2d, "backward",
+           bn_backward_treats_stats_as_constants, "forgets that mean and variance depend on x"),
+    _patch("bn_eval_uses_batch_stats", "BatchNorm2d", N.BatchNorm2d, "forward", bn_eval_uses_batch_stats,
+           "eval mode normalises with the batch statistics"),
+    _patch("bn_momentum_inverted", "BatchNorm2d", N.BatchNorm2d, "forward", bn_momentum_inverted,
+           "momentum weights the old running value"),
+    _patch("bn_per_sample_statistics", "BatchNorm2d", N.BatchNorm2d, "forward", bn_per_sample_statistics,
+           "statistics per sample (instance norm)"),
+    _patch("bn_grad_gamma_without_xhat", "BatchNorm2d", N.BatchNorm2d, "backward", bn_grad_gamma_without_xhat,
+           "gamma gradient sum(g) instead of sum(g x_hat)"),
+    _patch("batch_normalization_eps_outside_sqrt", "batch_normalization", N, "batch_normalization",
+           batch_normalization_eps_outside_sqrt, "sqrt(var) + eps in the stateless function"),
+    _patch("batch_normalization_over_all_axes", "batch_normalization", N, "batch_normalization",
+           batch_normalization_over_all_axes, "one mean and variance for all channels"),
+    _patch("gap_grad_missing_division", "GlobalAvgPool2d", P.GlobalAvgPool2d, "backward", gap_grad_missing_division,
+           "gradient not divided by H*W"),
+    _patch("global_avg_pool_swapped_dims", "global_avg_pool", P, "global_avg_pool", global_avg_pool_swapped_dims,
+           "height and width swapped, as in the seed's loop"),
+    _patch("global_avg_pool_wrong_axes", "global_avg_pool", P, "global_avg_pool", global_avg_pool_wrong_axes,
+           "averages the wrong axes"),
+    _patch("residual_grad_missing_skip", "ResidualBlock", B.ResidualBlock, "backward", residual_grad_missing_skip,
+           "the skip connection's gradient is dropped"),
+    _patch("residual_outer_mask_from_inner", "ResidualBlock", B.ResidualBlock, "backward",
+           residual_outer_mask_from_inner, "the outer ReLU masked with the inner one's pattern"),
+    _patch("residual_grad_w1_with_activation", "ResidualBlock", B.ResidualBlock, "backward",
+           residual_grad_w1_with_activation, "dL/dw1 uses the hidden activation instead of x"),
+    _patch("se_grad_missing_direct_path", "SEBlock SEResNetBlock", B.SEBlock, "backward", se_grad_missing_direct_path,
+           "only the gate path of y = x * s is differentiated"),
+    _patch("se_gate_grad_uses_output", "SEBlock SEResNetBlock", B.SEBlock, "backward", se_gate_grad_uses_output,
+           "dL/ds computed from y instead of x"),
+    _patch("se_squeeze_with_max", "SEBlock SEResNetBlock", B.SEBlock, "forward", se_squeeze_with_max,
+           "squeezes with max instead of mean"),
+    _patch("seres_se_after_addition", "SEResNetBlock", B.SEResNetBlock, "forward", seres_se_after_addition,
+           "SE branch placed after the residual addition"),
+    _patch("seres_shortcut_grad_dropped", "SEResNetBlock", B.SEResNetBlock, "backward", seres_shortcut_grad_dropped,
+           "the projection shortcut's input gradient is dropped"),
+    _patch("seres_relu_before_bn", "SEResNetBlock", B.SEResNetBlock, "forward", seres_relu_before_bn,
+           "ReLU before BatchNorm in the first stage"),
+    _patch("neuron_missing_factor_two", "train_neuron", neuron, "train_neuron", neuron_missing_factor_two,
+           "d(p-y)^2 = (p-y)"),
+    _patch("neuron_sum_not_mean", "train_neuron", neuron, "train_neuron", neuron_sum_not_mean,
+           "gradient summed over samples, not averaged"),
+    _patch("neuron_bias_never_updated", "train_neuron", neuron, "train_neuron", neuron_bias_never_updated,
+           "the bias is never stepped"),
+    _patch("neuron_loss_after_step", "train_neuron", neuron, "train_neuron", neuron_loss_after_step,
+           "records each epoch's loss after the step"),
+]
