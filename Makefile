@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 READY  := $(VENV)/.ready
 
-.PHONY: test parity lint clean
+.PHONY: test parity fuzz sweep lint clean
 
 $(READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,14 @@ test: $(READY)
 parity: $(READY)
 	$(PY) -m pytest -n auto -p no:randomly parity_tests/test_parity.py \
 		--parity-report reports --junitxml reports/junit.xml
+
+## Hypothesis over every pair, the long profile
+fuzz: $(READY)
+	$(PY) -m pytest -n auto -m fuzz --hypothesis-profile=long parity_tests/test_fuzz.py
+
+## no false alarms: every configuration of every pair over 200 seeds
+sweep: $(READY)
+	$(PY) -m pytest -q -p no:randomly parity_tests/test_parity.py --parity-seeds 200
 
 lint: $(READY)
 	$(PY) -m ruff check .

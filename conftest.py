@@ -3,12 +3,20 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from parity_tests import report
 from parity_tests.pairs import PAIRS
 from parity_tests.registry import cases
 
 DTYPES = ("float32", "float64")
+
+# Hypothesis profiles: "fast" (the default, derandomized: make test) and "long" (make fuzz,
+# --hypothesis-profile=long).
+settings.register_profile("fast", max_examples=8, derandomize=True, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("fast")
 
 
 def pytest_addoption(parser):
@@ -28,7 +36,9 @@ def pytest_generate_tests(metafunc):
         if unknown:
             raise pytest.UsageError(f"--parity-dtype: expected some of {DTYPES}, got {sorted(unknown)}")
         matrix = cases(PAIRS, dtypes, metafunc.config.getoption("--parity-seeds"))
-        metafunc.parametrize("parity_case", matrix, ids=[c.id for c in matrix])
+        # seeds past the default three are a sweep: marked slow
+        params = [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.seed_index >= 3 else []) for c in matrix]
+        metafunc.parametrize("parity_case", params)
 
 
 # -- report: xdist workers send each case's verdicts to the controller as user_properties --

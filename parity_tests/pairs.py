@@ -135,7 +135,10 @@ PAIRS = [
         configs=grid(
             conv_id, N=[1, 2], C=[1, 3], O=[1, 4], hw=[(7, 5), (6, 6)], k=[(3, 3), (2, 3)],
             s=[1, 2], p=[0, 1], bias=[True, False],
-        ),
+        )
+        # edges: a 1x1 image whose padded size equals the kernel; a stride larger than the kernel
+        + grid(conv_id, N=[1, 2], C=[2], O=[3], hw=[(1, 1)], k=[(3, 3)], s=[1, 2], p=[1], bias=[True])
+        + grid(conv_id, N=[2], C=[2], O=[3], hw=[(7, 6)], k=[(2, 2)], s=[3], p=[0, 1], bias=[True]),
         params=CONV_PARAMS,
     ),
     Pair(

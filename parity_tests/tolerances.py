@@ -3,9 +3,13 @@
 The judge of every value is torch in float64 on the same inputs and parameters. An element
 of the reference's result r passes against the judge's e when
 
-    |r - e| <= atol + rtol * |e|,   atol = scale * max|e| + multiple * max|t - e|
+    |r - e| <= atol + rtol * |e|,   atol = floor + scale * max|e| + multiple * max|t - e|
 
 where t is torch's own result in the case's dtype. So:
+- ``floor`` is an absolute term of a few hundred ulp of 1: inputs, parameters and upstream
+  gradients are O(1), so rounding errors are absolute at that scale even where a result
+  is small because terms cancelled (a saturated softmax's gradient is ~1e-8 made of O(1)
+  terms);
 - ``rtol`` and ``scale`` are a floor of a few hundred units in the last place of the dtype,
   relative to the element and to the tensor's largest element (so elements that cancel to
   near zero are judged at the tensor's scale, not at their own);
@@ -25,21 +29,22 @@ import numpy as np
 class Tolerance:
     rtol: float
     scale: float
+    floor: float
     multiple: float = 0.0
     reason: str = ""
 
     def atol(self, expected: np.ndarray, torch_error: float) -> float:
         peak = float(np.max(np.abs(expected))) if expected.size else 0.0
-        return self.scale * peak + self.multiple * torch_error
+        return self.floor + self.scale * peak + self.multiple * torch_error
 
 
 DEFAULT = {
     # float32 epsilon is 1.2e-7: the floor is about 80 ulp; the reference may be up to
     # 10x as far from the float64 judge as torch's own float32 result is.
-    "float32": Tolerance(rtol=1e-5, scale=1e-5, multiple=10.0),
+    "float32": Tolerance(rtol=1e-5, scale=1e-5, floor=1e-7, multiple=10.0),
     # float64 epsilon is 2.2e-16: 1e-10 leaves room for long sums and cancellation, and is
     # still a million times below any real gradient mistake at O(1) values.
-    "float64": Tolerance(rtol=1e-10, scale=1e-10),
+    "float64": Tolerance(rtol=1e-10, scale=1e-10, floor=1e-13),
 }
 
 # A check whose expected tensor never exceeds this (relative to nothing: inputs, parameters

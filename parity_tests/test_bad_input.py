@@ -1,0 +1,113 @@
+"""Every reference layer and twin refuses bad input with an error that says what it expected
+and what came: wrong ndim, wrong channel count, mismatched shapes, integers where floats are
+needed, and (reference) backward before forward or with a gradient of the wrong shape."""
+
+import numpy as np
+import pytest
+import torch
+
+from parity_tests.harness import draw_setup
+from parity_tests.pairs import PAIRS
+from parity_tests.registry import Case
+
+ANY_SHAPE = {"Sigmoid", "ReLU", "MSELoss"}  # element-wise: every shape is valid
+INTEGERS_WELCOME = {"simple_conv2d", "global_avg_pool"}  # forward-only functions of pixel values
+CHANNELS_CHECKED = {"Conv2d", "BatchNorm2d", "SEBlock", "SEResNetBlock"}
+
+
+def valid(pair):
+    case = Case(pair, pair.configs[0], "float64", 0)
+    return case.config, draw_setup(case)
+
+
+def call(pair, backend, config, inputs):
+    if backend == "reference":
+        return pair.reference(config)(*inputs)
+    tensors = [torch.from_numpy(x) for x in inputs]
+    return pair.torch(config).double()(*tensors) if pair.is_layer else pair.torch(config)(*tensors)
+
+
+def expect_refusal(pair, backend, config, inputs, error, *fragments):
+    with pytest.raises(error) as raised:
+        call(pair, backend, config, inputs)
+    message = str(raised.value)
+    assert "expected" in message, message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+BACKENDS = ["reference", "torch"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p.name not in ANY_SHAPE], ids=lambda p: p.name)
+def test_wrong_ndim(pair, backend):
+    config, setup = valid(pair)
+    inputs = [setup.inputs[0][None], *setup.inputs[1:]]
+    expect_refusal(pair, backend, config, inputs, ValueError, f"got {tuple(inputs[0].shape)}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p.name not in INTEGERS_WELCOME], ids=lambda p: p.name)
+def test_integer_input(pair, backend):
+    config, setup = valid(pair)
+    inputs = [np.round(setup.inputs[0] * 10).astype(np.int64), *setup.inputs[1:]]
+    expect_refusal(pair, backend, config, inputs, TypeError, "floating-point", "int64")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p.name in CHANNELS_CHECKED], ids=lambda p: p.name)
+def test_wrong_channel_count(pair, backend):
+    config, setup = valid(pair)
+    x = setup.inputs[0]
+    wrong = np.concatenate([x, x[:, :1]], axis=1)
+    expect_refusal(pair, backend, config, [wrong], ValueError, f"got {wrong.shape}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name, position", [
+    ("MSELoss", 1), ("CrossEntropyLoss", 1), ("batch_normalization", 1), ("batch_normalization", 2),
+    ("train_neuron", 1), ("train_neuron", 2),
+])
+def test_mismatched_second_input(name, position, backend):
+    pair = next(p for p in PAIRS if p.name == name)
+    config, setup = valid(pair)
+    inputs = list(setup.inputs)
+    inputs[position] = np.concatenate([inputs[position]] * 2, axis=0)  # one axis twice too long
+    with pytest.raises(ValueError, match="expected"):
+        call(pair, backend, config, inputs)
+
+
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p.is_layer], ids=lambda p: p.name)
+def test_backward_before_forward(pair):
+    config, setup = valid(pair)
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        getattr(pair.reference(config), pair.backward)(setup.upstream)
+
+
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p.is_layer], ids=lambda p: p.name)
+def test_gradient_of_the_wrong_shape(pair):
+    config, setup = valid(pair)
+    layer = pair.reference(config)
+    layer(*setup.inputs)
+    wrong = np.ones(setup.upstream.shape + (2,))
+    with pytest.raises(ValueError) as raised:
+        getattr(layer, pair.backward)(wrong)
+    assert f"expected grad_out of shape {setup.upstream.shape}" in str(raised.value)
+    assert f"got {wrong.shape}" in str(raised.value)
+
+
+def test_se_reduction_larger_than_channels():
+    from reference.blocks import SEBlock
+    from torch_impl.blocks import SEBlock as TorchSEBlock
+
+    for block in (SEBlock, TorchSEBlock):
+        with pytest.raises(ValueError, match="channels // reduction must be at least 1, got 8 // 16 = 0"):
+            block(8, 16)
+
+
+def test_class_targets_out_of_range():
+    from reference.losses import CrossEntropyLoss
+
+    with pytest.raises(ValueError, match=r"expected values in \[0, 2\], got \[0, 3\]"):
+        CrossEntropyLoss()(np.full((2, 3), 1 / 3), np.array([0, 3]))

@@ -1,0 +1,76 @@
+"""Edge values: saturation, huge logits, exact 0 and 1 probabilities, zero variance.
+(Batch size 1, 1x1 images, a kernel as large as the padded input and a stride larger than
+the kernel are configurations of the matrix itself.)"""
+
+import numpy as np
+import pytest
+import torch
+
+from parity_tests.harness import draw_setup, run_case
+from parity_tests.judge import judge_check
+from parity_tests.pairs import REGISTRY
+from parity_tests.registry import cases
+from reference.activations import Sigmoid
+from reference.losses import CrossEntropyLoss
+from torch_impl.activations import Sigmoid as TorchSigmoid
+
+DTYPES = ["float32", "float64"]
+
+
+def verdicts_with_input(pair_name, dtype, x, predicate=lambda c: True):
+    """Judge a matrix case of the pair with its first input replaced by ``x``."""
+    case = next(c for c in cases([REGISTRY[pair_name]], dtypes=(dtype,)) if predicate(c))
+    setup = draw_setup(case)
+    setup.inputs[0] = setup.decoy[0] = x.astype(dtype)
+    return [judge_check(case, check, setup) for check in run_case(case, setup)]
+
+
+def assert_all_pass(verdicts):
+    assert all(v.passed for v in verdicts), "\n".join(v.message for v in verdicts if not v.passed)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_saturated_sigmoid_matches_torch_and_stays_finite(dtype):
+    x = np.array([[-1e4, -600, -500, -90, -30, 0, 30, 90, 500, 600, 1e4] * 2 + [1, 2]])  # 24 elements
+    y = Sigmoid().forward(x.astype(dtype))
+    assert np.all(np.isfinite(y)) and np.all((y >= 0) & (y <= 1)) and y[0, -3] == 1
+    assert_all_pass(verdicts_with_input("Sigmoid", dtype, x, lambda c: c.config.shape == (1, 24)))
+
+
+def test_sigmoid_clip_is_pinned_and_differs_from_plain_torch():
+    """The seed clips at +-500: below -500 the output stays at sigmoid(-500), where torch's
+    own sigmoid keeps decreasing. Both sides of the suite clip, so they agree."""
+    x = np.array([-600.0, -500.0])
+    y = Sigmoid().forward(x)
+    assert y[0] == y[1] == 1 / (1 + np.exp(500.0))
+    assert TorchSigmoid()(torch.tensor(x))[0].item() == y[0]
+    assert torch.sigmoid(torch.tensor(-600.0, dtype=torch.float64)).item() < y[0] * 1e-40
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_logits_of_magnitude_1e4(dtype):
+    """Rows shifted by +-1e4: exp overflows unless the row maximum is subtracted. (Logits
+    spread by 1e4 within a row give one-hot outputs and a zero gradient: a vacuous case.)"""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 7)) + rng.choice([-1e4, 1e4], size=(4, 1))
+    assert_all_pass(verdicts_with_input("Softmax", dtype, x, lambda c: c.config.C == 7 and c.config.N == 4))
+
+
+def test_cross_entropy_exact_zero_and_one_probabilities():
+    pred = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+    loss = CrossEntropyLoss()
+    value = loss(pred, np.array([1, 2]))
+    assert np.isclose(value, (-np.log(1e-12) - np.log(0.5)) / 2)
+    grad = loss.backward()
+    # the clipped entry (p = 0 for class 1) is a constant: no gradient flows through it
+    np.testing.assert_array_equal(grad, [[0, 0, 0], [0, 0, -1 / (2 * 0.5)]])
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batchnorm_channel_of_zero_variance(dtype, mode):
+    x = np.random.default_rng(0).standard_normal((4, 3, 5, 4)) * 2
+    x[:, 1] = 0.75  # a constant channel: variance exactly 0, only eps keeps the division finite
+    verdicts = verdicts_with_input("BatchNorm2d", dtype, x, lambda c: c.config.C == 3 and c.config.N == 4
+                                   and c.config.hw == (5, 4) and c.config.mode == mode)
+    assert_all_pass(verdicts)
