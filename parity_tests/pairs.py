@@ -1,5 +1,6 @@
 """Every layer pair of the suite, declared once. Adding a pair is adding an entry here."""
 
+import dataclasses
 from functools import partial
 
 from parity_tests.registry import (
@@ -70,6 +71,14 @@ CE_TARGETS = ["classes", "onehot", "probs"]
 ELEMENTWISE_SHAPES = [(1, 24), (4, 9), (2, 3, 5, 4)]  # >= 20 elements: ReLU never all dead
 BATCH_CLASSES = [(1, 10), (4, 7), (5, 2), (8, 33)]
 
+SOFTMAX = Pair(
+    name="Softmax",
+    reference=lambda c: activations.Softmax(),
+    torch=lambda c: t_activations.Softmax(),
+    inputs=(normal("N", "C", scale=3.0),),
+    configs=grid("N{N}C{C}", N=[1, 4], C=[2, 7, 33]),
+)
+
 PAIRS = [
     Pair(
         name="Sigmoid",
@@ -85,21 +94,8 @@ PAIRS = [
         inputs=(normal("shape"),),
         configs=grid(shape_id, shape=ELEMENTWISE_SHAPES),
     ),
-    Pair(
-        name="Softmax",
-        reference=lambda c: activations.Softmax(),
-        torch=lambda c: t_activations.Softmax(),
-        inputs=(normal("N", "C", scale=3.0),),
-        configs=grid("N{N}C{C}", N=[1, 4], C=[2, 7, 33]),
-    ),
-    Pair(
-        name="SoftmaxJacobian",
-        reference=lambda c: activations.Softmax(),
-        torch=lambda c: t_activations.Softmax(),
-        inputs=(normal("N", "C", scale=3.0),),
-        configs=grid("N{N}C{C}", N=[1, 4], C=[2, 7, 33]),
-        backward="backward_jacobian",
-    ),
+    SOFTMAX,
+    dataclasses.replace(SOFTMAX, name="SoftmaxJacobian", backward="backward_jacobian"),
     Pair(
         name="CrossEntropyLoss",
         reference=lambda c: losses.CrossEntropyLoss(),

@@ -102,7 +102,8 @@ def probabilities(*dims):
     """Rows on the simplex (a softmax of normal logits), the last axis summing to one.
 
     With ``config.saturated``, about a quarter of the entries are exactly 0 and the first is
-    exactly 1: the values a loss must clip.
+    exactly 1: the values a loss must clip. The last row stays untouched, so some gradient
+    always flows and the case is never vacuous.
     """
 
     def make(config, rng, dtype):
@@ -110,7 +111,9 @@ def probabilities(*dims):
         exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
         rows = exp / exp.sum(axis=-1, keepdims=True)
         if getattr(config, "saturated", False):
-            rows[rng.random(rows.shape) < 1 / 4] = 0.0
+            zeroed = rng.random(rows.shape) < 1 / 4
+            zeroed[-1] = False
+            rows[zeroed] = 0.0
             rows.flat[0] = 1.0
         return rows.astype(dtype)
 
