@@ -315,6 +315,46 @@ def global_avg_pool_wrong_axes(x):
     return x.mean(axis=(1, 2))  # as if channels came first
 
 
+_ln_forward, _ln_backward = norm.LayerNorm.forward, norm.LayerNorm.backward
+
+
+def layernorm_over_all_but_batch(self, x):
+    _ln_forward(self, x)
+    self.axes = tuple(range(1, x.ndim))  # every axis but the first, whatever normalized_shape says
+    mean, var = x.mean(axis=self.axes, keepdims=True), x.var(axis=self.axes, keepdims=True)
+    self.std = np.sqrt(var + self.eps)
+    self.x_hat = (x - mean) / self.std
+    y = self.params["gamma"] * self.x_hat + self.params["beta"] if self.params else self.x_hat
+    return self._remember_output(y)
+
+
+def layernorm_grad_missing_mean_terms(self, g):
+    _ln_backward(self, g)
+    return (g * self.params["gamma"] if self.params else g) / self.std
+
+
+def maxpool_grad_overwrites_overlaps(self, g):
+    g = self._check_grad(g)
+    (_, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+    n, c, h, w = self.x_shape
+    rows = np.arange(g.shape[2])[:, None] * sh + self.argmax // kw
+    cols = np.arange(g.shape[3])[None, :] * sw + self.argmax % kw
+    grad_xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
+    batch, channel = np.indices((n, c))
+    grad_xp[batch[:, :, None, None], channel[:, :, None, None], rows, cols] = g  # = instead of +=
+    return grad_xp[:, :, ph : ph + h, pw : pw + w]
+
+
+def maxpool_ties_to_last(self, x):
+    (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+    self.x_shape = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+    windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    flat = windows.reshape(*windows.shape[:4], kh * kw)
+    self.argmax = kh * kw - 1 - flat[..., ::-1].argmax(axis=-1)  # the last maximum wins a tie
+    return self._remember_output(flat.max(axis=-1))
+
+
 # -- blocks -------------------------------------------------------------------------------
 
 _res_backward = blocks.ResidualBlock.backward
@@ -514,6 +554,14 @@ BUGS = [
            "height and width swapped, as in the seed's loop"),
     _patch("global_avg_pool_wrong_axes", "global_avg_pool", P, "global_avg_pool", global_avg_pool_wrong_axes,
            "averages the wrong axes"),
+    _patch("layernorm_over_all_but_batch", "LayerNorm", N.LayerNorm, "forward", layernorm_over_all_but_batch,
+           "normalises every axis but the batch's, not normalized_shape's"),
+    _patch("layernorm_grad_missing_mean_terms", "LayerNorm", N.LayerNorm, "backward",
+           layernorm_grad_missing_mean_terms, "forgets that mean and variance depend on x"),
+    _patch("maxpool_grad_overwrites_overlaps", "MaxPool2d", P.MaxPool2d, "backward", maxpool_grad_overwrites_overlaps,
+           "overlapping windows' gradients overwrite instead of adding"),
+    _patch("maxpool_ties_to_last", "MaxPool2d", P.MaxPool2d, "forward", maxpool_ties_to_last,
+           "ties broken towards the last maximum, not the first"),
     _patch("residual_grad_missing_skip", "ResidualBlock", B.ResidualBlock, "backward", residual_grad_missing_skip,
            "the skip connection's gradient is dropped"),
     _patch("residual_outer_mask_from_inner", "ResidualBlock", B.ResidualBlock, "backward",

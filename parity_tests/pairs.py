@@ -11,6 +11,7 @@ from parity_tests.registry import (
     integers,
     nested,
     normal,
+    normal_or_tied,
     probabilities,
     targets,
 )
@@ -28,6 +29,7 @@ from torch_impl import pooling as t_pooling
 
 LINEAR_PARAMS = (Param("W", "weight", transpose=True), Param("b", "bias"))
 CONV_PARAMS = (Param("W", "weight"), Param("b", "bias"))
+AFFINE_PARAMS = (Param("gamma", "weight"), Param("beta", "bias"))
 BATCHNORM_PARAMS = (
     Param("gamma", "weight"),
     Param("beta", "bias"),
@@ -160,6 +162,17 @@ PAIRS = [
         params=BATCHNORM_PARAMS,
     ),
     Pair(
+        name="LayerNorm",
+        reference=lambda c: norm.LayerNorm(c.shape[-c.last:], elementwise_affine=c.affine),
+        torch=lambda c: t_norm.LayerNorm(c.shape[-c.last:], elementwise_affine=c.affine),
+        inputs=(normal("shape", scale=2.0),),
+        configs=grid(
+            lambda c: f"{dims(c.shape)}-last{c.last}" + ("" if c.affine else "-noaffine"),
+            shape=[(1, 6), (4, 5), (2, 3, 4), (2, 3, 4, 5)], last=[1, 2], affine=[True, False],
+        ),
+        params=AFFINE_PARAMS,
+    ),
+    Pair(
         name="batch_normalization",
         reference=lambda c: norm.batch_normalization,
         torch=lambda c: t_norm.batch_normalization,
@@ -173,6 +186,17 @@ PAIRS = [
         torch=lambda c: t_pooling.GlobalAvgPool2d(),
         inputs=(normal("N", "C", "hw"),),
         configs=grid(nchw_id, N=[1, 3], C=[2, 5], hw=[(1, 1), (6, 6), (7, 3)]),
+    ),
+    Pair(
+        name="MaxPool2d",
+        reference=lambda c: pooling.MaxPool2d(c.k, c.s, c.p),
+        torch=lambda c: t_pooling.MaxPool2d(c.k, c.s, c.p),
+        inputs=(normal_or_tied("N", "C", "hw"),),
+        configs=grid(
+            lambda c: f"{nchw_id(c)}-k{dims(c.k)}s{c.s}p{c.p}" + ("-ties" if c.ties else ""),
+            N=[1, 2], C=[3], hw=[(7, 6), (4, 4)], k=[(2, 2), (3, 2)], s=[None, 1, 2], p=[0, 1],
+            ties=[False, True],
+        ),
     ),
     Pair(
         name="global_avg_pool",

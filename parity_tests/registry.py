@@ -98,6 +98,18 @@ def normal(*dims, scale: float = 1.0):
     return make
 
 
+def normal_or_tied(*dims):
+    """Normal values, or with ``config.ties`` small integers (as floats): many equal values,
+    so a max must break ties the way torch does."""
+
+    def make(config, rng, dtype):
+        if getattr(config, "ties", False):
+            return rng.integers(-2, 3, _shape(config, dims)).astype(dtype)
+        return normal(*dims)(config, rng, dtype)
+
+    return make
+
+
 def probabilities(*dims):
     """Rows on the simplex (a softmax of normal logits), the last axis summing to one.
 

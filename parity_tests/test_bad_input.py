@@ -10,7 +10,7 @@ from parity_tests.harness import draw_setup
 from parity_tests.pairs import PAIRS
 from parity_tests.registry import Case
 
-ANY_SHAPE = {"Sigmoid", "ReLU", "MSELoss"}  # element-wise: every shape is valid
+ANY_SHAPE = {"Sigmoid", "ReLU", "MSELoss", "LayerNorm"}  # element-wise, or any number of leading axes
 INTEGERS_WELCOME = {"simple_conv2d", "global_avg_pool"}  # forward-only functions of pixel values
 CHANNELS_CHECKED = {"Conv2d", "BatchNorm2d", "SEBlock", "SEResNetBlock"}
 

@@ -75,3 +75,46 @@ def batch_normalization(X, gamma, beta, epsilon=1e-5):
     mean = X.mean(axis=AXES, keepdims=True)
     var = X.var(axis=AXES, keepdims=True)
     return gamma * (X - mean) / np.sqrt(var + epsilon) + beta
+
+
+class LayerNorm(Layer):
+    """y = gamma * x_hat + beta, x_hat = (x - mu) / sqrt(var + eps) over the last dimensions.
+
+    x, y: (..., *normalized_shape); gamma, beta: normalized_shape. mu and (biased) var are
+    taken per leading index over the k = len(normalized_shape) last axes (m values each).
+    With h = g * gamma:
+      dL/dx = (h - mean(h) - x_hat * mean(h * x_hat)) / sqrt(var + eps)   (means over those axes)
+      dL/dgamma = sum over leading axes of g * x_hat,  dL/dbeta = sum over leading axes of g.
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True):
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if np.isscalar(normalized_shape) else tuple(normalized_shape)
+        self.eps = eps
+        if elementwise_affine:
+            self.params["gamma"] = np.ones(self.normalized_shape)
+            self.params["beta"] = np.zeros(self.normalized_shape)
+
+    def forward(self, x):
+        k = len(self.normalized_shape)
+        check_input(x, "LayerNorm input", ("...",) * max(np.ndim(x) - k, 0) + self.normalized_shape)
+        self.axes = tuple(range(x.ndim - k, x.ndim))
+        mean, var = x.mean(axis=self.axes, keepdims=True), x.var(axis=self.axes, keepdims=True)
+        self.std = np.sqrt(var + self.eps)
+        self.x_hat = (x - mean) / self.std
+        y = self.x_hat
+        if self.params:
+            y = self.params["gamma"] * self.x_hat + self.params["beta"]
+        return self._remember_output(y)
+
+    def backward(self, grad_out):
+        g = self._check_grad(grad_out)
+        leading = tuple(range(g.ndim - len(self.axes)))
+        h = g
+        if self.params:
+            self.grads["gamma"] = np.sum(g * self.x_hat, axis=leading)
+            self.grads["beta"] = g.sum(axis=leading)
+            h = g * self.params["gamma"]
+        mean_h = h.mean(axis=self.axes, keepdims=True)
+        mean_h_xhat = np.mean(h * self.x_hat, axis=self.axes, keepdims=True)
+        return (h - mean_h - self.x_hat * mean_h_xhat) / self.std

@@ -1,8 +1,10 @@
-"""Global average pooling."""
+"""Pooling: global average, and max over windows."""
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from reference.base import Layer, check_input
+from reference.conv import as_2tuple
 
 
 class GlobalAvgPool2d(Layer):
@@ -26,3 +28,44 @@ def global_avg_pool(x):
     """The seed's channels-last pooling: x: (H, W, C) -> (C,), the mean over H and W."""
     check_input(x, "global_avg_pool input", ("H", "W", "C"), integers_ok=True)
     return x.mean(axis=(0, 1))
+
+
+class MaxPool2d(Layer):
+    """y[n,c,i,j] = max_{u,v} xp[n, c, i*sh + u, j*sw + v], xp padded with -inf.
+
+    x: (N, C, H, W), y: (N, C, OH, OW), OH = (H + 2 ph - kh) // sh + 1; stride defaults to
+    the kernel. The gradient goes to the maximum of each window, the first in row-major
+    order when several tie (as torch does); overlapping windows add up.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = as_2tuple(kernel_size)
+        self.stride = as_2tuple(stride) if stride is not None else self.kernel_size
+        self.padding = as_2tuple(padding)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
+            raise ValueError(f"MaxPool2d: expected padding at most half the kernel {self.kernel_size}, "
+                             f"got {self.padding}")
+
+    def forward(self, x):
+        check_input(x, "MaxPool2d input", ("N", "C", "H", "W"))
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        self.x_shape = x.shape
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
+        windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+        flat = windows.reshape(*windows.shape[:4], kh * kw)
+        self.argmax = flat.argmax(axis=-1)  # the first maximum of each window
+        return self._remember_output(np.take_along_axis(flat, self.argmax[..., None], axis=-1)[..., 0])
+
+    def backward(self, grad_out):
+        g = self._check_grad(grad_out)
+        (_, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        n, c, h, w = self.x_shape
+        out_h, out_w = g.shape[2:]
+        # padded coordinates of each window's maximum
+        rows = np.arange(out_h)[:, None] * sh + self.argmax // kw
+        cols = np.arange(out_w)[None, :] * sw + self.argmax % kw
+        grad_xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
+        batch, channel = np.indices((n, c))
+        np.add.at(grad_xp, (batch[:, :, None, None], channel[:, :, None, None], rows, cols), g)
+        return grad_xp[:, :, ph : ph + h, pw : pw + w]

@@ -19,3 +19,8 @@ def global_avg_pool(x):
     if not x.is_floating_point():
         x = x.double()
     return nn.AdaptiveAvgPool2d(1)(x.permute(2, 0, 1)).flatten()
+
+
+class MaxPool2d(nn.MaxPool2d):
+    def forward(self, x):
+        return super().forward(check_input(x, "MaxPool2d input", ("N", "C", "H", "W")))
