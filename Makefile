@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 READY  := $(VENV)/.ready
 
-.PHONY: test parity fuzz sweep lint clean
+.PHONY: test parity fuzz sweep new-pair lint clean
 
 $(READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ fuzz: $(READY)
 ## no false alarms: every configuration of every pair over 200 seeds
 sweep: $(READY)
 	$(PY) -m pytest -q -p no:randomly parity_tests/test_parity.py --parity-seeds 200
+
+## the skeleton of a new pair: make new-pair NAME=LayerScale
+new-pair: $(READY)
+	$(PY) -m parity_tests.new_pair $(NAME)
 
 lint: $(READY)
 	$(PY) -m ruff check .

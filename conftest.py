@@ -1,8 +1,10 @@
 """Pytest options of the parity suite, the case matrix, and the end-of-run report."""
 
+import zlib
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import HealthCheck, settings
 
 from parity_tests import report
@@ -10,6 +12,7 @@ from parity_tests.pairs import PAIRS
 from parity_tests.registry import cases
 
 DTYPES = ("float32", "float64")
+DEVICES = ("cpu", "cuda")
 
 # Hypothesis profiles: "fast" (the default, derandomized: make test) and "long" (make fuzz,
 # --hypothesis-profile=long).
@@ -27,18 +30,50 @@ def pytest_addoption(parser):
                     help="seeds per configuration of the parity matrix (default: 3)")
     group.addoption("--parity-report", metavar="DIR", default=None,
                     help="write parity.json, parity.md and parity.png into DIR")
+    group.addoption("--parity-device", default="cpu",
+                    help="comma-separated torch devices of the parity matrix, cpu and/or cuda (default: cpu); "
+                         "cuda cases skip when no GPU is present and run with TF32 off")
+    group.addoption("--parity-shard", metavar="K/N", default=None,
+                    help="run only shard K of N (0 <= K < N) of the parity matrix, split by case id")
+
+
+def pytest_configure(config):
+    if "cuda" in config.getoption("--parity-device").split(","):
+        # TF32 rounds float32 matmul inputs to 10 mantissa bits: torch's own float32 result
+        # would be ~1e-3 off, and the float32 tolerance (10x torch's error) would swell with it
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
+def _shard(matrix, spec):
+    if spec is None:
+        return matrix
+    try:
+        index, count = (int(part) for part in spec.split("/"))
+        assert 0 <= index < count
+    except (ValueError, AssertionError):
+        raise pytest.UsageError(f"--parity-shard: expected K/N with 0 <= K < N, got {spec!r}") from None
+    return [case for case in matrix if zlib.crc32(case.id.encode()) % count == index]
 
 
 def pytest_generate_tests(metafunc):
     if "parity_case" in metafunc.fixturenames:
-        dtypes = metafunc.config.getoption("--parity-dtype").split(",")
-        unknown = set(dtypes) - set(DTYPES)
-        if unknown:
+        options = metafunc.config.getoption
+        dtypes, devices = options("--parity-dtype").split(","), options("--parity-device").split(",")
+        if unknown := set(dtypes) - set(DTYPES):
             raise pytest.UsageError(f"--parity-dtype: expected some of {DTYPES}, got {sorted(unknown)}")
-        matrix = cases(PAIRS, dtypes, metafunc.config.getoption("--parity-seeds"))
-        # seeds past the default three are a sweep: marked slow
-        params = [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.seed_index >= 3 else []) for c in matrix]
-        metafunc.parametrize("parity_case", params)
+        if unknown := set(devices) - set(DEVICES):
+            raise pytest.UsageError(f"--parity-device: expected some of {DEVICES}, got {sorted(unknown)}")
+        matrix = _shard(cases(PAIRS, dtypes, options("--parity-seeds"), devices), options("--parity-shard"))
+        metafunc.parametrize("parity_case", [pytest.param(c, id=c.id, marks=_marks(c)) for c in matrix])
+
+
+def _marks(case):
+    marks = [pytest.mark.slow] if case.seed_index >= 3 else []  # seeds past the default three: a sweep
+    if case.device == "cuda":
+        marks += [pytest.mark.gpu,
+                  pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")]
+    return marks
 
 
 # -- report: xdist workers send each case's verdicts to the controller as user_properties --

@@ -80,7 +80,7 @@ def load_into_torch(params: list[Param], values: dict[str, np.ndarray], module) 
 
 def torch_values(params: list[Param], module) -> dict[str, np.ndarray]:
     """The module's parameters and buffers, in the reference's names and layout."""
-    return {p.reference: p.to_reference(_torch_tensor(module, p.torch).detach().numpy()) for p in params}
+    return {p.reference: p.to_reference(_numpy(_torch_tensor(module, p.torch))) for p in params}
 
 
 def load_into_reference(params: list[Param], values: dict[str, np.ndarray], layer) -> None:
@@ -92,14 +92,18 @@ def load_into_reference(params: list[Param], values: dict[str, np.ndarray], laye
 # -- running one side --------------------------------------------------------------------
 
 
-def _to_torch(array: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-    tensor = torch.from_numpy(array.copy())
+def _to_torch(array: np.ndarray, dtype: torch.dtype, device: str = "cpu") -> torch.Tensor:
+    tensor = torch.from_numpy(array.copy()).to(device)
     return tensor.to(dtype) if tensor.is_floating_point() else tensor
+
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy()
 
 
 def _check_unchanged(side: str, originals, after) -> None:
     for i, (before, now) in enumerate(zip(originals, after, strict=True)):
-        now = now.detach().numpy() if isinstance(now, torch.Tensor) else now
+        now = _numpy(now) if isinstance(now, torch.Tensor) else now
         if not np.array_equal(np.asarray(before, dtype=now.dtype), now):
             raise HarnessError(f"the {side} modified its input {i} in place")
 
@@ -124,15 +128,15 @@ def run_reference_layer(pair: Pair, layer, params, inputs, upstream) -> dict[str
     return results
 
 
-def torch_forward(module, inputs, dtype: torch.dtype):
+def torch_forward(module, inputs, dtype: torch.dtype, device: str = "cpu"):
     """Forward on copies of the inputs; the first requires a gradient."""
-    working = [_to_torch(x, dtype) for x in inputs]
+    working = [_to_torch(x, dtype, device) for x in inputs]
     working[0].requires_grad_(True)
     return module(*working), working
 
 
 def torch_backward(module, params, output, working, inputs, upstream) -> dict[str, np.ndarray]:
-    output.backward(_to_torch(upstream, output.dtype))
+    output.backward(_to_torch(upstream, output.dtype, output.device))
     results = {"output": output, "grad input": working[0].grad}
     buffers = dict(module.named_buffers())
     for p in params:
@@ -144,7 +148,7 @@ def torch_backward(module, params, output, working, inputs, upstream) -> dict[st
                 raise HarnessError(f"torch parameter {p.torch} received no gradient")
             results[f"grad {p.reference}"] = p.to_reference(grad)
     _check_unchanged("torch twin", inputs, working)
-    return {k: v.detach().numpy() for k, v in results.items()}
+    return {k: _numpy(v) for k, v in results.items()}
 
 
 def _as_outputs(pair: Pair, result) -> dict[str, np.ndarray]:
@@ -152,19 +156,19 @@ def _as_outputs(pair: Pair, result) -> dict[str, np.ndarray]:
     if len(values) != len(pair.outputs):
         raise HarnessError(f"pair {pair.name}: expected outputs {pair.outputs}, got {len(values)} values")
     return {
-        name: (v.detach().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
+        name: (_numpy(v) if isinstance(v, torch.Tensor) else np.asarray(v))
         for name, v in zip(pair.outputs, values, strict=True)
     }
 
 
-def run_function(pair: Pair, function, inputs, torch_dtype=None) -> dict[str, np.ndarray]:
+def run_function(pair: Pair, function, inputs, torch_dtype=None, device="cpu") -> dict[str, np.ndarray]:
     """Run a forward-only function; ``torch_dtype`` None means the reference side."""
     if torch_dtype is None:
         working = [x.copy() for x in inputs]
         outputs = _as_outputs(pair, function(*working))
         _check_unchanged("reference", inputs, working)
     else:
-        working = [_to_torch(x, torch_dtype) for x in inputs]
+        working = [_to_torch(x, torch_dtype, device) for x in inputs]
         outputs = _as_outputs(pair, function(*working))
         _check_unchanged("torch twin", inputs, working)
     return outputs
@@ -200,8 +204,8 @@ def build_reference(pair: Pair, config, setup: Setup, dtype):
     return layer
 
 
-def build_torch(pair: Pair, config, setup: Setup, dtype: torch.dtype):
-    module = pair.torch(config).to(dtype).train(setup.training)
+def build_torch(pair: Pair, config, setup: Setup, dtype: torch.dtype, device: str = "cpu"):
+    module = pair.torch(config).to(device=device, dtype=dtype).train(setup.training)
     load_into_torch(setup.params, setup.values, module)
     return module
 
@@ -227,13 +231,13 @@ def draw_setup(case: Case) -> Setup:
     return setup
 
 
-def run_torch(pair: Pair, config, setup: Setup, dtype: torch.dtype) -> dict[str, np.ndarray]:
+def run_torch(pair: Pair, config, setup: Setup, dtype: torch.dtype, device: str = "cpu") -> dict[str, np.ndarray]:
     if not pair.is_layer:
-        return run_function(pair, pair.torch(config), setup.inputs, dtype)
-    module = build_torch(pair, config, setup, dtype)
+        return run_function(pair, pair.torch(config), setup.inputs, dtype, device)
+    module = build_torch(pair, config, setup, dtype, device)
     with torch.no_grad():
-        module(*[_to_torch(x, dtype) for x in setup.decoy])
-    return torch_backward(module, setup.params, *torch_forward(module, setup.inputs, dtype),
+        module(*[_to_torch(x, dtype, device) for x in setup.decoy])
+    return torch_backward(module, setup.params, *torch_forward(module, setup.inputs, dtype, device),
                           setup.inputs, setup.upstream)
 
 
@@ -248,8 +252,8 @@ def run_reference(pair: Pair, config, setup: Setup, dtype) -> dict[str, np.ndarr
 def run_case(case: Case, setup: Setup | None = None) -> list[Check]:
     setup = setup or draw_setup(case)
     pair, config = case.pair, case.config
-    judge = run_torch(pair, config, setup, torch.float64)
-    twin = run_torch(pair, config, setup, getattr(torch, case.dtype))
+    judge = run_torch(pair, config, setup, torch.float64, case.device)
+    twin = run_torch(pair, config, setup, getattr(torch, case.dtype), case.device)
     ref = run_reference(pair, config, setup, np.dtype(case.dtype))
     return [Check(name, ref[name], twin[name], judge[name]) for name in ref]
 

@@ -33,7 +33,8 @@ class Verdict:
 
 def rerun_command(case: Case) -> str:
     seeds = f" --parity-seeds {case.seed_index + 1}" if case.seed_index >= 3 else ""
-    return f"pytest 'parity_tests/test_parity.py::test_parity[{case.id}]' -p no:randomly{seeds}"
+    device = f" --parity-device {case.device}" if case.device != "cpu" else ""
+    return f"pytest 'parity_tests/test_parity.py::test_parity[{case.id}]' -p no:randomly{seeds}{device}"
 
 
 def check_case(case: Case) -> list[Verdict]:

@@ -200,23 +200,26 @@ class Pair:
 
 @dataclass(frozen=True)
 class Case:
-    """One test case: a pair at one config, dtype and seed index."""
+    """One test case: a pair at one config, dtype, seed index and torch device."""
 
     pair: Pair
     config: Config
     dtype: str
     seed_index: int
+    device: str = "cpu"
 
     @property
     def id(self) -> str:
-        return f"{self.pair.name}-{self.dtype}-{self.config.id}-seed{self.seed_index}"
+        device = "" if self.device == "cpu" else f"-{self.device}"
+        return f"{self.pair.name}-{self.dtype}{device}-{self.config.id}-seed{self.seed_index}"
 
 
-def cases(pairs, dtypes=("float32", "float64"), seeds: int = 3) -> list[Case]:
+def cases(pairs, dtypes=("float32", "float64"), seeds: int = 3, devices=("cpu",)) -> list[Case]:
     return [
-        Case(pair, config, dtype, seed)
+        Case(pair, config, dtype, seed, device)
         for pair in pairs
         for dtype in dtypes
+        for device in devices
         for config in pair.configs
         for seed in range(seeds)
     ]

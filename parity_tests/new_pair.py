@@ -1,0 +1,95 @@
+"""Write the skeleton of a new layer pair: ``python -m parity_tests.new_pair Foo``.
+
+Creates ``reference/foo.py`` (the NumPy layer), ``torch_impl/foo.py`` (its twin) and
+appends the pair's declaration to ``parity_tests/pairs.py``. The skeleton is the identity,
+green from the start; replace its maths, mapping and grid with the real ones.
+"""
+
+import argparse
+import re
+from pathlib import Path
+
+REFERENCE = '''"""{name}: TODO one line on what it computes."""
+
+from reference.base import Layer, check_input
+
+
+class {name}(Layer):
+    """y = x (TODO: the formula).  x, y: (N, C) (TODO: the shapes).
+
+    dL/dx = g (TODO: the gradient of every input and parameter).
+    """
+
+    def forward(self, x):
+        check_input(x, "{name} input", ("N", "C"))
+        return self._remember_output(x.copy())
+
+    def backward(self, grad_out):
+        grad_out = self._check_grad(grad_out)
+        return grad_out.copy()
+'''
+
+TWIN = '''"""Twin of reference/{module}.py, from torch's own modules and operations."""
+
+from torch import nn
+
+from torch_impl.base import check_input
+
+
+class {name}(nn.Module):
+    def forward(self, x):
+        check_input(x, "{name} input", ("N", "C"))
+        return x.clone()  # TODO: torch's modules and operations; never a hand-written backward
+'''
+
+DECLARATION = '''
+
+# -- {name}: written by `make new-pair NAME={name}` ---------------------------------------
+
+from reference import {module} as _{module}_reference  # noqa: E402
+from torch_impl import {module} as _{module}_torch  # noqa: E402
+
+PAIRS.append(
+    Pair(
+        name="{name}",
+        reference=lambda c: _{module}_reference.{name}(),
+        torch=lambda c: _{module}_torch.{name}(),
+        inputs=(normal("N", "C"),),
+        configs=grid("N{{N}}C{{C}}", N=[1, 4], C=[3, 8]),
+        params=(),  # Param("W", "weight", transpose=...) for each parameter
+    )
+)
+REGISTRY["{name}"] = PAIRS[-1]
+'''
+
+
+def module_name(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def write_skeleton(name: str, root: Path) -> list[Path]:
+    if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", name):
+        raise SystemExit(f"new-pair: expected a class name like LayerScale, got {name!r}")
+    module = module_name(name)
+    targets = [root / "reference" / f"{module}.py", root / "torch_impl" / f"{module}.py"]
+    if existing := [str(p) for p in targets if p.exists()]:
+        raise SystemExit(f"new-pair: expected new files, but {existing} already exist")
+    targets[0].write_text(REFERENCE.format(name=name))
+    targets[1].write_text(TWIN.format(name=name, module=module))
+    with open(root / "parity_tests" / "pairs.py", "a") as pairs:
+        pairs.write(DECLARATION.format(name=name, module=module))
+    return [*targets, root / "parity_tests" / "pairs.py"]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("name", help="the layer's class name, e.g. LayerScale")
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
+    args = parser.parse_args(argv)
+    for path in write_skeleton(args.name, args.root):
+        print(f"wrote {path}")
+    print(f"next: make parity, then pytest -k {args.name}")
+
+
+if __name__ == "__main__":
+    main()

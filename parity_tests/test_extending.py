@@ -1,0 +1,96 @@
+"""Adding a pair is one declaration: every check picks it up with no edit to any test file."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from parity_tests import Pair, Param, assert_pair, grid, normal
+from reference.base import Layer, check_input
+
+ROOT = Path(__file__).resolve().parent.parent
+
+THROWAWAY = '''
+from parity_tests import Pair, grid, normal
+from parity_tests.pairs import PAIRS, REGISTRY
+from parity_tests.test_extending import Scale, TorchScale, SCALE_PARAMS
+
+PAIRS.append(Pair(name="Throwaway", reference=lambda c: Scale(c.C), torch=lambda c: TorchScale(c.C),
+                  inputs=(normal("N", "C"),), configs=grid("N{N}C{C}", N=[1, 3], C=[4]), params=SCALE_PARAMS))
+REGISTRY["Throwaway"] = PAIRS[-1]
+'''
+
+
+class Scale(Layer):
+    """y = x * w per feature.  x, y: (N, C), w: (C,).  dL/dx = g w, dL/dw = sum_n g x."""
+
+    def __init__(self, features):
+        super().__init__()
+        self.params["w"] = np.ones(features)
+
+    def forward(self, x):
+        self.x = check_input(x, "Scale input", ("N", self.params["w"].shape[0]))
+        return self._remember_output(x * self.params["w"])
+
+    def backward(self, grad_out):
+        g = self._check_grad(grad_out)
+        self.grads["w"] = np.sum(g * self.x, axis=0)
+        return g * self.params["w"]
+
+
+class TorchScale(nn.Module):
+    def __init__(self, features):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(features))
+
+    def forward(self, x):
+        return x * self.weight
+
+
+SCALE_PARAMS = (Param("w", "weight"),)
+
+
+def run_pytest(*args, cwd=ROOT, plugin_dir=None):
+    env_path = f"{plugin_dir}:{cwd}" if plugin_dir else str(cwd)
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *args],
+                          cwd=cwd, capture_output=True, text=True, env={"PYTHONPATH": env_path, "PATH": ""})
+
+
+def test_throwaway_pair_is_collected_by_every_check(tmp_path):
+    (tmp_path / "throwaway_pair.py").write_text(THROWAWAY)
+    result = run_pytest("--collect-only", "-q", "-p", "throwaway_pair", "parity_tests", plugin_dir=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    collected = [line for line in result.stdout.splitlines() if "Throwaway" in line]
+    for check in ["test_parity.py::test_parity[Throwaway-float32-N1C4-seed0]",
+                  "test_third_judge.py::test_reference_backward_matches_finite_differences[Throwaway-",
+                  "test_third_judge.py::test_torch_twin_passes_gradcheck[Throwaway-",
+                  "test_fuzz.py::test_fuzz[Throwaway]",
+                  "test_bad_input.py::test_backward_before_forward[Throwaway]"]:
+        assert any(check in line for line in collected), f"{check} not collected:\n" + "\n".join(collected)
+
+
+def test_pair_checked_through_the_public_api():
+    pair = Pair(name="Scale", reference=lambda c: Scale(c.C), torch=lambda c: TorchScale(c.C),
+                inputs=(normal("N", "C"),), configs=grid("N{N}C{C}", N=[1, 3], C=[4]), params=SCALE_PARAMS)
+    assert assert_pair(pair) == 2 * 2 * 3
+
+
+def test_new_pair_skeleton_is_green_from_the_start(tmp_path):
+    for part in ["reference", "torch_impl", "parity_tests"]:
+        shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ["conftest.py", "pyproject.toml"]:
+        shutil.copy(ROOT / part, tmp_path / part)
+    made = subprocess.run([sys.executable, "-m", "parity_tests.new_pair", "LayerScale", "--root", str(tmp_path)],
+                          cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(tmp_path)})
+    assert made.returncode == 0, made.stderr
+    assert (tmp_path / "reference" / "layer_scale.py").exists()
+    assert (tmp_path / "torch_impl" / "layer_scale.py").exists()
+    result = run_pytest("-q", "-k", "LayerScale", "parity_tests/test_parity.py", "parity_tests/test_third_judge.py",
+                        cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    matrix = 4 * 2 * 3  # the skeleton's 4 configurations x 2 dtypes x 3 seeds
+    assert f"{matrix + 2} passed" in result.stdout, result.stdout[-500:]  # + finite differences + gradcheck
