@@ -220,8 +220,10 @@ PAIRS = [
         reference=lambda c: blocks.SEBlock(c.C, c.r),
         torch=lambda c: t_blocks.SEBlock(c.C, c.r),
         inputs=(normal("N", "C", "hw"),),
+        # >= 16 hidden units: with fewer, a 200-seed sweep finds cases where every hidden ReLU
+        # is dead, the excitation's gradients are zero and the case proves nothing
         configs=grid(
-            lambda c: f"{nchw_id(c)}-r{c.r}", N=[1, 3], C=[16, 32], hw=[(3, 3), (5, 2), (1, 1)], r=[2],
+            lambda c: f"{nchw_id(c)}-r{c.r}", N=[1, 3], C=[32, 48], hw=[(3, 3), (5, 2), (1, 1)], r=[2],
         ),
         params=SE_PARAMS,
     ),
@@ -232,10 +234,10 @@ PAIRS = [
         inputs=(normal("N", "C", "hw"),),
         configs=grid(
             lambda c: f"{nchw_id(c)}-O{c.O}s{c.s}r{c.r}-{c.mode}",
-            N=[2], C=[8, 16], O=[16], hw=[(5, 6)], s=[1, 2], r=[2], mode=["train", "eval"],
+            N=[2], C=[8, 32], O=[32], hw=[(5, 6)], s=[1, 2], r=[2], mode=["train", "eval"],
         )
         + grid(lambda c: f"{nchw_id(c)}-O{c.O}s{c.s}r{c.r}-{c.mode}",
-               N=[1], C=[4], O=[16], hw=[(7, 7)], s=[2], r=[2], mode=["train", "eval"]),
+               N=[1], C=[4], O=[48], hw=[(7, 7)], s=[2], r=[2], mode=["train", "eval"]),
         params=SE_RESNET_PARAMS,
     ),
     Pair(
