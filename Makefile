@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 READY  := $(VENV)/.ready
 
-.PHONY: test parity fuzz sweep new-pair lint clean
+.PHONY: test parity fuzz sweep new-pair docs bench mutation lint clean
 
 $(READY): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ sweep: $(READY)
 ## the skeleton of a new pair: make new-pair NAME=LayerScale
 new-pair: $(READY)
 	$(PY) -m parity_tests.new_pair $(NAME)
+
+## docs/numpy-torch-equivalence.md, generated from the checks of the seed's table
+docs: $(READY)
+	$(PY) -m parity_tests.equivalence
 
 lint: $(READY)
 	$(PY) -m ruff check .

@@ -29,11 +29,11 @@ class ReLU(Layer):
     def forward(self, x):
         check_input(x, "ReLU input")
         self.active = x > 0
-        return self._remember_output(np.where(self.active, x, 0).astype(x.dtype))
+        return self._remember_output(np.where(self.active, x, x.dtype.type(0)))
 
     def backward(self, grad_out):
         grad_out = self._check_grad(grad_out)
-        return grad_out * self.active
+        return np.where(self.active, grad_out, grad_out.dtype.type(0))
 
 
 class Softmax(Layer):

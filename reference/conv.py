@@ -43,32 +43,33 @@ class Conv2d(Layer):
             )
         self.x_shape = x.shape
         xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        # (N, C, OH, OW, kh, kw): a view, no copy until the product below
-        self.windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-        y = np.tensordot(self.windows, self.params["W"], axes=([1, 4, 5], [1, 2, 3]))
-        y = y.transpose(0, 3, 1, 2)
+        windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]  # (N, C, OH, OW, kh, kw)
+        n, _, out_h, out_w = windows.shape[:4]
+        # im2col: one row per output position, one column per (c, u, v); kept for backward
+        self.cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * out_h * out_w, -1)
+        y = self.cols @ self.params["W"].reshape(out_channels, -1).T  # (N*OH*OW, O)
         if "b" in self.params:
-            y = y + self.params["b"][:, None, None]
-        return self._remember_output(y)
+            y += self.params["b"]
+        return self._remember_output(y.reshape(n, out_h, out_w, out_channels).transpose(0, 3, 1, 2))
 
     def backward(self, grad_out):
         g = self._check_grad(grad_out)
         weight = self.params["W"]
-        self.grads["W"] = np.tensordot(g, self.windows, axes=([0, 2, 3], [0, 2, 3]))
+        out_channels, c, kh, kw = weight.shape
+        g_rows = g.transpose(0, 2, 3, 1).reshape(-1, out_channels)  # (N*OH*OW, O), rows as in cols
+        self.grads["W"] = (g_rows.T @ self.cols).reshape(weight.shape)
         if "b" in self.params:
-            self.grads["b"] = g.sum(axis=(0, 2, 3))
-        # (N, OH, OW, C, kh, kw): what each window contributed, scattered back below
-        grad_windows = np.tensordot(g, weight, axes=([1], [0]))
+            self.grads["b"] = g_rows.sum(axis=0)
         (ph, pw), (sh, sw) = self.padding, self.stride
-        n, c, h, w = self.x_shape
+        n, _, h, w = self.x_shape
         out_h, out_w = g.shape[2:]
-        grad_xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=grad_windows.dtype)
-        for u in range(weight.shape[2]):
-            for v in range(weight.shape[3]):
-                grad_xp[:, :, u : u + sh * out_h : sh, v : v + sw * out_w : sw] += (
-                    grad_windows[..., u, v].transpose(0, 3, 1, 2)
-                )
-        return grad_xp[:, :, ph : ph + h, pw : pw + w]
+        # what each window contributed, (N, OH, OW, C, kh, kw), added back where it came from (col2im)
+        grad_cols = (g_rows @ weight.reshape(out_channels, -1)).reshape(n, out_h, out_w, c, kh, kw)
+        grad_xp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=grad_cols.dtype)  # channels last, as grad_cols
+        for u in range(kh):
+            for v in range(kw):
+                grad_xp[:, u : u + sh * out_h : sh, v : v + sw * out_w : sw] += grad_cols[..., u, v]
+        return grad_xp[:, ph : ph + h, pw : pw + w].transpose(0, 3, 1, 2)
 
 
 def simple_conv2d(input_matrix, kernel, padding, stride):

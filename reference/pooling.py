@@ -59,13 +59,12 @@ class MaxPool2d(Layer):
 
     def backward(self, grad_out):
         g = self._check_grad(grad_out)
-        (_, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         n, c, h, w = self.x_shape
         out_h, out_w = g.shape[2:]
-        # padded coordinates of each window's maximum
-        rows = np.arange(out_h)[:, None] * sh + self.argmax // kw
-        cols = np.arange(out_w)[None, :] * sw + self.argmax % kw
         grad_xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
-        batch, channel = np.indices((n, c))
-        np.add.at(grad_xp, (batch[:, :, None, None], channel[:, :, None, None], rows, cols), g)
+        for u in range(kh):  # each window position sends g where it held the maximum
+            for v in range(kw):
+                grad_xp[:, :, u : u + sh * out_h : sh, v : v + sw * out_w : sw] += np.where(
+                    self.argmax == u * kw + v, g, g.dtype.type(0))
         return grad_xp[:, :, ph : ph + h, pw : pw + w]
