@@ -32,6 +32,16 @@ sweep: $(READY)
 new-pair: $(READY)
 	$(PY) -m parity_tests.new_pair $(NAME)
 
+## reference layers against torch, the matmul rate, the matrix against pytest's floor
+bench: $(READY)
+	$(PY) -m parity_tests.bench
+
+## mutation testing of reference/ with the parity matrix as the test command
+mutation: $(READY)
+	rm -rf mutants
+	$(PY) -m mutmut run --max-children 2
+	$(PY) -m mutmut results
+
 ## docs/numpy-torch-equivalence.md, generated from the checks of the seed's table
 docs: $(READY)
 	$(PY) -m parity_tests.equivalence

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
+from threadpoolctl import threadpool_limits
 
 from parity_tests import report
 from parity_tests.pairs import PAIRS
@@ -38,6 +39,10 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
+    # the matrix is thousands of tiny cases: one thread each is fastest, and xdist's workers
+    # (one a core) must not each spin up a pool of their own and fight over the cores
+    torch.set_num_threads(1)
+    threadpool_limits(1)
     if "cuda" in config.getoption("--parity-device").split(","):
         # TF32 rounds float32 matmul inputs to 10 mantissa bits: torch's own float32 result
         # would be ~1e-3 off, and the float32 tolerance (10x torch's error) would swell with it

@@ -162,7 +162,8 @@ def conv_grad_w_first_sample(self, g):
     grad_x = _conv_backward(self, g)
     first = g.shape[2] * g.shape[3]  # the im2col rows of sample 0
     g_rows = g.transpose(0, 2, 3, 1).reshape(-1, g.shape[1])
-    self.grads["W"] = (g_rows[:first].T @ self.cols[:first]).reshape(self.params["W"].shape)
+    out_channels, c, kh, kw = self.params["W"].shape
+    self.grads["W"] = (g_rows[:first].T @ self.cols[:first]).reshape(out_channels, kh, kw, c).transpose(0, 3, 1, 2)
     return grad_x
 
 

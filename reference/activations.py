@@ -29,11 +29,11 @@ class ReLU(Layer):
     def forward(self, x):
         check_input(x, "ReLU input")
         self.active = x > 0
-        return self._remember_output(np.where(self.active, x, x.dtype.type(0)))
+        return self._remember_output(np.maximum(x, 0))
 
     def backward(self, grad_out):
         grad_out = self._check_grad(grad_out)
-        return np.where(self.active, grad_out, grad_out.dtype.type(0))
+        return grad_out * self.active
 
 
 class Softmax(Layer):

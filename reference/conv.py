@@ -15,7 +15,7 @@ class Conv2d(Layer):
 
     x: (N, C, H, W), W: (O, C, kh, kw), b: (O,), y: (N, O, OH, OW), where xp is x
     zero-padded by (ph, pw) and OH = (H + 2 ph - kh) // sh + 1 (OW likewise).
-    The windows of xp form a matrix (im2col), so forward and both weight gradients are
+    The windows of xp form a matrix (im2col), so the forward and both gradients are
     one matrix product each:
       dL/dW[o,c,u,v] = sum_{n,i,j} g[n,o,i,j] xp[n, c, i*sh + u, j*sw + v]
       dL/db[o]       = sum_{n,i,j} g[n,o,i,j]
@@ -42,33 +42,38 @@ class Conv2d(Layer):
                 f"{(x.shape[2] + 2 * ph, x.shape[3] + 2 * pw)}"
             )
         self.x_shape = x.shape
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-        windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]  # (N, C, OH, OW, kh, kw)
-        n, _, out_h, out_w = windows.shape[:4]
-        # im2col: one row per output position, one column per (c, u, v); kept for backward
-        self.cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(n * out_h * out_w, -1)
-        y = self.cols @ self.params["W"].reshape(out_channels, -1).T  # (N*OH*OW, O)
+        # channels last, so each window row below copies C contiguous values at a time
+        xp = np.pad(x.transpose(0, 2, 3, 1), ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+        windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw]  # (N, OH, OW, C, kh, kw)
+        n, out_h, out_w = windows.shape[:3]
+        # im2col: one row per output position, one column per (u, v, c); kept for backward
+        self.cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n * out_h * out_w, -1)
+        y = self.cols @ self._weight_matrix().T  # (N*OH*OW, O)
         if "b" in self.params:
             y += self.params["b"]
         return self._remember_output(y.reshape(n, out_h, out_w, out_channels).transpose(0, 3, 1, 2))
 
+    def _weight_matrix(self):
+        """W as (O, kh*kw*C), its columns ordered as the im2col columns."""
+        weight = self.params["W"]
+        return weight.transpose(0, 2, 3, 1).reshape(weight.shape[0], -1)
+
     def backward(self, grad_out):
         g = self._check_grad(grad_out)
-        weight = self.params["W"]
-        out_channels, c, kh, kw = weight.shape
+        out_channels, c, kh, kw = self.params["W"].shape
         g_rows = g.transpose(0, 2, 3, 1).reshape(-1, out_channels)  # (N*OH*OW, O), rows as in cols
-        self.grads["W"] = (g_rows.T @ self.cols).reshape(weight.shape)
+        self.grads["W"] = (g_rows.T @ self.cols).reshape(out_channels, kh, kw, c).transpose(0, 3, 1, 2)
         if "b" in self.params:
             self.grads["b"] = g_rows.sum(axis=0)
         (ph, pw), (sh, sw) = self.padding, self.stride
         n, _, h, w = self.x_shape
         out_h, out_w = g.shape[2:]
-        # what each window contributed, (N, OH, OW, C, kh, kw), added back where it came from (col2im)
-        grad_cols = (g_rows @ weight.reshape(out_channels, -1)).reshape(n, out_h, out_w, c, kh, kw)
-        grad_xp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=grad_cols.dtype)  # channels last, as grad_cols
+        # what each window contributed, (N, OH, OW, kh, kw, C), added back where it came from (col2im)
+        grad_cols = (g_rows @ self._weight_matrix()).reshape(n, out_h, out_w, kh, kw, c)
+        grad_xp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=grad_cols.dtype)
         for u in range(kh):
             for v in range(kw):
-                grad_xp[:, u : u + sh * out_h : sh, v : v + sw * out_w : sw] += grad_cols[..., u, v]
+                grad_xp[:, u : u + sh * out_h : sh, v : v + sw * out_w : sw] += grad_cols[:, :, :, u, v]
         return grad_xp[:, ph : ph + h, pw : pw + w].transpose(0, 3, 1, 2)
 
 

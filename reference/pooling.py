@@ -65,6 +65,5 @@ class MaxPool2d(Layer):
         grad_xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
         for u in range(kh):  # each window position sends g where it held the maximum
             for v in range(kw):
-                grad_xp[:, :, u : u + sh * out_h : sh, v : v + sw * out_w : sw] += np.where(
-                    self.argmax == u * kw + v, g, g.dtype.type(0))
+                grad_xp[:, :, u : u + sh * out_h : sh, v : v + sw * out_w : sw] += g * (self.argmax == u * kw + v)
         return grad_xp[:, :, ph : ph + h, pw : pw + w]
