@@ -32,6 +32,7 @@ def expect_refusal(pair, backend, config, inputs, error, *fragments):
         call(pair, backend, config, inputs)
     message = str(raised.value)
     assert "expected" in message, message
+    assert message.split()[0] == pair.name.removesuffix("Jacobian"), message  # names the layer
     for fragment in fragments:
         assert fragment in message, message
 
@@ -111,3 +112,12 @@ def test_class_targets_out_of_range():
 
     with pytest.raises(ValueError, match=r"expected values in \[0, 2\], got \[0, 3\]"):
         CrossEntropyLoss()(np.full((2, 3), 1 / 3), np.array([0, 3]))
+
+
+@pytest.mark.parametrize("name", ["CrossEntropyLoss", "MSELoss"])
+def test_loss_backward_starts_from_one(name):
+    pair = next(p for p in PAIRS if p.name == name)
+    config, setup = valid(pair)
+    loss = pair.reference(config)
+    loss(*setup.inputs)
+    np.testing.assert_array_equal(loss.backward(), loss.backward(1.0))
