@@ -74,3 +74,54 @@ def test_batchnorm_channel_of_zero_variance(dtype, mode):
     verdicts = verdicts_with_input("BatchNorm2d", dtype, x, lambda c: c.config.C == 3 and c.config.N == 4
                                    and c.config.hw == (5, 4) and c.config.mode == mode)
     assert_all_pass(verdicts)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_gradient_at_exact_zero_is_zero_as_torch(dtype):
+    x = np.random.default_rng(0).standard_normal((4, 9))
+    x[:, ::3] = 0.0  # exact zeros: the kink, where torch's gradient is 0
+    assert_all_pass(verdicts_with_input("ReLU", dtype, x, lambda c: c.config.shape == (4, 9)))
+
+
+def test_residual_block_at_its_kinks_matches_torch():
+    """w1 = w2 = I makes every zero of x a zero of both ReLU inputs."""
+    from reference.blocks import ResidualBlock
+    from torch_impl.blocks import ResidualBlock as TorchResidualBlock
+
+    x = np.array([0.0, 1.5, -0.5, 0.0, 2.0, -1.0])
+    upstream = np.arange(1.0, 7.0)
+    block = ResidualBlock(6)
+    block.params["w1"][...], block.params["w2"][...] = np.eye(6), np.eye(6)
+    block(x)
+    grad_x = block.backward(upstream)
+    twin = TorchResidualBlock(6).double()
+    with torch.no_grad():
+        twin.w1.copy_(torch.eye(6))
+        twin.w2.copy_(torch.eye(6))
+    tx = torch.tensor(x, requires_grad=True)
+    twin(tx).backward(torch.tensor(upstream))
+    np.testing.assert_array_equal(grad_x, tx.grad.numpy())
+    np.testing.assert_array_equal(block.grads["w1"], twin.w1.grad.numpy())
+    np.testing.assert_array_equal(block.grads["w2"], twin.w2.grad.numpy())
+
+
+def test_cross_entropy_at_the_clip_bounds_matches_torch():
+    """torch's clamp passes the gradient at its bounds (inclusive) and blocks it beyond."""
+    from torch_impl.losses import CrossEntropyLoss as TorchCrossEntropyLoss
+
+    pred = np.array([[1e-12, 1 - 1e-12, 0.5], [1.0, 0.0, 0.25]])
+    target = np.array([[0.5, 0.25, 0.25], [0.6, 0.3, 0.1]])
+    loss = CrossEntropyLoss()
+    value = loss(pred, target)
+    grad = loss.backward()
+    tp = torch.tensor(pred, requires_grad=True)
+    expected = TorchCrossEntropyLoss()(tp, torch.tensor(target))
+    expected.backward()
+    np.testing.assert_allclose(value, expected.item(), rtol=1e-15)
+    np.testing.assert_allclose(grad, tp.grad.numpy(), rtol=1e-15)
+
+
+def test_cross_entropy_of_a_certain_prediction_is_the_clip_floor():
+    """p = 1 is clipped to 1 - 1e-12, so the loss is -log(1 - 1e-12) ~ 1e-12, not 0."""
+    value = CrossEntropyLoss()(np.array([[1.0, 0.0]]), np.array([0]))
+    np.testing.assert_allclose(value, -np.log1p(-1e-12), rtol=1e-4)

@@ -23,14 +23,13 @@ class CrossEntropyLoss(Layer):
         target = np.asarray(target)
         if np.issubdtype(target.dtype, np.integer):
             check_classes(target, n, classes)
-            target = np.eye(classes, dtype=pred.dtype)[target]
+            target = np.eye(classes)[target]
         else:
             check_input(target, "CrossEntropyLoss target rows", (n, classes))
-        self.target = target.astype(pred.dtype)
+        self.target = target.astype(pred.dtype, copy=False)
         self.unclipped = (pred >= pred.dtype.type(self.eps)) & (pred <= pred.dtype.type(1 - self.eps))
         self.p = np.clip(pred, self.eps, 1 - self.eps)
-        loss = -np.sum(self.target * np.log(self.p)) / n
-        return self._remember_output(np.asarray(loss, dtype=pred.dtype))
+        return self._remember_output(-np.sum(self.target * np.log(self.p)) / n)
 
     def backward(self, grad_out=1.0):
         grad_out = self._check_grad(grad_out)
