@@ -84,25 +84,26 @@ def test_relu_gradient_at_exact_zero_is_zero_as_torch(dtype):
 
 
 def test_residual_block_at_its_kinks_matches_torch():
-    """w1 = w2 = I makes every zero of x a zero of both ReLU inputs."""
+    """w1 = I makes every zero of x a zero of the inner ReLU's input; w2 = I + 0.1 mixes
+    units, so a gradient reaches that zero from the other units."""
     from reference.blocks import ResidualBlock
     from torch_impl.blocks import ResidualBlock as TorchResidualBlock
 
     x = np.array([0.0, 1.5, -0.5, 0.0, 2.0, -1.0])
     upstream = np.arange(1.0, 7.0)
     block = ResidualBlock(6)
-    block.params["w1"][...], block.params["w2"][...] = np.eye(6), np.eye(6)
+    block.params["w1"][...], block.params["w2"][...] = np.eye(6), np.eye(6) + 0.1
     block(x)
     grad_x = block.backward(upstream)
     twin = TorchResidualBlock(6).double()
     with torch.no_grad():
         twin.w1.copy_(torch.eye(6))
-        twin.w2.copy_(torch.eye(6))
+        twin.w2.copy_(torch.eye(6) + 0.1)
     tx = torch.tensor(x, requires_grad=True)
     twin(tx).backward(torch.tensor(upstream))
-    np.testing.assert_array_equal(grad_x, tx.grad.numpy())
-    np.testing.assert_array_equal(block.grads["w1"], twin.w1.grad.numpy())
-    np.testing.assert_array_equal(block.grads["w2"], twin.w2.grad.numpy())
+    np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(block.grads["w1"], twin.w1.grad.numpy(), rtol=1e-14)
+    np.testing.assert_allclose(block.grads["w2"], twin.w2.grad.numpy(), rtol=1e-14)
 
 
 def test_cross_entropy_at_the_clip_bounds_matches_torch():

@@ -121,6 +121,9 @@ def test_kernel_larger_than_padded_input(hw, kernel, padding, message):
 
 @pytest.mark.parametrize("shape, kernel", [((3, 6), (4, 2)), ((6, 3), (2, 4))])
 def test_simple_conv2d_kernel_larger_than_input(shape, kernel):
+    # as large as the input is fine: one output row or column
+    assert conv.simple_conv2d(np.zeros(shape), np.ones((1, shape[1])), padding=0, stride=1).shape == (shape[0], 1)
+    assert conv.simple_conv2d(np.zeros(shape), np.ones((shape[0], 1)), padding=0, stride=1).shape == (1, shape[1])
     with pytest.raises(ValueError) as raised:
         conv.simple_conv2d(np.zeros(shape), np.ones(kernel), padding=0, stride=1)
     assert str(raised.value) == f"simple_conv2d: kernel {kernel} is larger than the padded input {shape}"
@@ -177,6 +180,7 @@ def test_defaults_match_torch():
     assert ref_pool.stride == (torch_pool.stride,) * 2 and ref_pool.padding == (torch_pool.padding,) * 2
     assert blocks.SEBlock(32).fc1.params["W"].shape[1] == t_blocks.SEBlock(32).excitation[0].out_features == 2
     assert blocks.SEResNetBlock(8, 32).conv1.stride == (1, 1)
+    assert blocks.SEResNetBlock(8, 32).se.fc1.params["W"].shape == (32, 32 // 16)  # reduction 16
     assert not blocks.SEResNetBlock(32, 32).projects and blocks.SEResNetBlock(8, 32).projects
 
 
@@ -208,8 +212,9 @@ def test_initialisation_is_reproducible_and_spans_torchs_interval(build, bounds)
 
 def test_train_and_eval_switch_every_child():
     block = blocks.SEResNetBlock(4, 8, 2, 2)
-    assert block.eval() is block and not block.training and not block.bn1.training and not block.shortcut_bn.training
-    assert block.train() is block and block.training and block.bn2.training
+    assert block.eval() is block and block.training is False
+    assert block.bn1.training is False and block.shortcut_bn.training is False
+    assert block.train() is block and block.training is True and block.bn2.training is True
 
 
 def test_neuron_accepts_the_seed_inputs_unchanged():
