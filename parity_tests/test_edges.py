@@ -97,8 +97,8 @@ def test_residual_block_at_its_kinks_matches_torch():
     grad_x = block.backward(upstream)
     twin = TorchResidualBlock(6).double()
     with torch.no_grad():
-        twin.w1.copy_(torch.eye(6))
-        twin.w2.copy_(torch.eye(6) + 0.1)
+        twin.w1.copy_(torch.eye(6, dtype=torch.float64))
+        twin.w2.copy_(torch.eye(6, dtype=torch.float64) + 0.1)
     tx = torch.tensor(x, requires_grad=True)
     twin(tx).backward(torch.tensor(upstream))
     np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-14)
