@@ -83,22 +83,24 @@ def test_relu_gradient_at_exact_zero_is_zero_as_torch(dtype):
     assert_all_pass(verdicts_with_input("ReLU", dtype, x, lambda c: c.config.shape == (4, 9)))
 
 
-def test_residual_block_at_its_kinks_matches_torch():
-    """w1 = I makes every zero of x a zero of the inner ReLU's input; w2 = I + 0.1 mixes
-    units, so a gradient reaches that zero from the other units."""
+@pytest.mark.parametrize("mixing", [0.0, 0.1])
+def test_residual_block_at_its_kinks_matches_torch(mixing):
+    """w1 = I makes every zero of x a zero of the inner ReLU's input. With w2 = I it is a
+    zero of the outer ReLU's input too; with w2 = I + 0.1 the outer input is positive there
+    and a gradient reaches the inner kink from the other units."""
     from reference.blocks import ResidualBlock
     from torch_impl.blocks import ResidualBlock as TorchResidualBlock
 
     x = np.array([0.0, 1.5, -0.5, 0.0, 2.0, -1.0])
     upstream = np.arange(1.0, 7.0)
     block = ResidualBlock(6)
-    block.params["w1"][...], block.params["w2"][...] = np.eye(6), np.eye(6) + 0.1
+    block.params["w1"][...], block.params["w2"][...] = np.eye(6), np.eye(6) + mixing
     block(x)
     grad_x = block.backward(upstream)
     twin = TorchResidualBlock(6).double()
     with torch.no_grad():
         twin.w1.copy_(torch.eye(6, dtype=torch.float64))
-        twin.w2.copy_(torch.eye(6, dtype=torch.float64) + 0.1)
+        twin.w2.copy_(torch.eye(6, dtype=torch.float64) + mixing)
     tx = torch.tensor(x, requires_grad=True)
     twin(tx).backward(torch.tensor(upstream))
     np.testing.assert_allclose(grad_x, tx.grad.numpy(), rtol=1e-14)
