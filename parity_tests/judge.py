@@ -37,8 +37,9 @@ def rerun_command(case: Case) -> str:
     return f"pytest 'parity_tests/test_parity.py::test_parity[{case.id}]' -p no:randomly{seeds}{device}"
 
 
-def check_case(case: Case) -> list[Verdict]:
-    setup = draw_setup(case)
+def check_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
+    """Every tensor of the case judged; ``setup`` replaces the case's own draw (edge values)."""
+    setup = setup or draw_setup(case)
     return [judge_check(case, check, setup) for check in run_case(case, setup)]
 
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections import defaultdict
 from pathlib import Path
 
 CATEGORIES = ("output", "grad input", "grad params", "state")
+
+
+def case_row(case, verdicts) -> dict:
+    """One case as the report keeps it: ids, verdict, and every check's errors and tolerance."""
+    return {"case": case.id, "pair": case.pair.name, "dtype": case.dtype, "config": case.config.id,
+            "seed": case.seed_index, "passed": all(v.passed for v in verdicts),
+            "checks": [{k: v for k, v in dataclasses.asdict(verdict).items() if k != "message"}
+                       for verdict in verdicts]}
 
 
 def category(check: str) -> str:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from parity_tests.harness import draw_setup, run_case
-from parity_tests.judge import judge_check
+from parity_tests.harness import draw_setup
+from parity_tests.judge import check_case
 from parity_tests.pairs import REGISTRY
 from parity_tests.registry import cases
 from reference.activations import Sigmoid
@@ -22,7 +22,7 @@ def verdicts_with_input(pair_name, dtype, x, predicate=lambda c: True):
     case = next(c for c in cases([REGISTRY[pair_name]], dtypes=(dtype,)) if predicate(c))
     setup = draw_setup(case)
     setup.inputs[0] = setup.decoy[0] = x.astype(dtype)
-    return [judge_check(case, check, setup) for check in run_case(case, setup)]
+    return check_case(case, setup)
 
 
 def assert_all_pass(verdicts):

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from parity_tests.harness import draw_setup, run_case
-from parity_tests.judge import judge_check
+from parity_tests.judge import check_case
 from parity_tests.pairs import REGISTRY
 from parity_tests.registry import Case, Config
+from parity_tests.test_bad_input import valid
 from reference import activations, blocks, conv, linear, losses, neuron, norm, pooling
 from torch_impl import blocks as t_blocks
 from torch_impl import conv as t_conv
@@ -36,15 +36,10 @@ WANTED = {
 }
 
 
-def first_setup(pair):
-    case = Case(pair, pair.configs[0], "float64", 0)
-    return case.config, draw_setup(case)
-
-
 @pytest.mark.parametrize("name", sorted(WANTED))
 def test_wrong_ndim_message(name):
     pair = REGISTRY[name]
-    config, setup = first_setup(pair)
+    config, setup = valid(pair)
     x = setup.inputs[0][None]
     label, shape = WANTED[name](config)
     with pytest.raises(ValueError) as raised:
@@ -62,7 +57,7 @@ def test_wrong_ndim_message(name):
 ])
 def test_second_input_message(name, position, label, wanted):
     pair = REGISTRY[name]
-    config, setup = first_setup(pair)
+    config, setup = valid(pair)
     inputs = list(setup.inputs)
     wrong = inputs[position][None]
     inputs[position] = wrong
@@ -149,8 +144,7 @@ def test_batchnorm_single_value_message_and_two_values_allowed():
                                  "got input shape (1, 3, 1, 1)")
     pair = REGISTRY["BatchNorm2d"]
     case = Case(pair, Config(N=2, C=3, hw=(1, 1), mode="train", id="N2C3H1W1-train"), "float64", 0)
-    setup = draw_setup(case)
-    verdicts = [judge_check(case, check, setup) for check in run_case(case, setup)]
+    verdicts = check_case(case)
     assert all(v.passed for v in verdicts), [v.message for v in verdicts if not v.passed]
 
 

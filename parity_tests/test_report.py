@@ -1,6 +1,5 @@
 """The report files, from real cases."""
 
-import dataclasses
 import json
 
 from parity_tests import report
@@ -10,13 +9,7 @@ from parity_tests.registry import cases
 
 
 def rows_for(pair_names):
-    rows = []
-    for case in cases([REGISTRY[n] for n in pair_names], seeds=1):
-        verdicts = check_case(case)
-        rows.append({"case": case.id, "pair": case.pair.name, "dtype": case.dtype, "config": case.config.id,
-                     "seed": case.seed_index, "passed": all(v.passed for v in verdicts),
-                     "checks": [dataclasses.asdict(v) for v in verdicts]})
-    return rows
+    return [report.case_row(case, check_case(case)) for case in cases([REGISTRY[n] for n in pair_names], seeds=1)]
 
 
 def test_write_reports(tmp_path, monkeypatch):
