@@ -17,24 +17,24 @@ test: $(READY)
 
 ## the parity matrix alone, with its per-pair summary
 parity: $(READY)
-	$(PY) -m pytest -n auto -p no:randomly parity_tests/test_parity.py \
+	$(PY) -m pytest -n auto -p no:randomly parity_tests/suite/test_parity.py \
 		--parity-report reports --junitxml reports/junit.xml
 
 ## Hypothesis over every pair, the long profile
 fuzz: $(READY)
-	$(PY) -m pytest -n auto -m fuzz --hypothesis-profile=long parity_tests/test_fuzz.py
+	$(PY) -m pytest -n auto -m fuzz --hypothesis-profile=long parity_tests/suite/test_fuzz.py
 
 ## no false alarms: every configuration of every pair over 200 seeds
 sweep: $(READY)
-	$(PY) -m pytest -q -p no:randomly parity_tests/test_parity.py --parity-seeds 200
+	$(PY) -m pytest -q -p no:randomly parity_tests/suite/test_parity.py --parity-seeds 200
 
 ## the skeleton of a new pair: make new-pair NAME=LayerScale
 new-pair: $(READY)
-	$(PY) -m parity_tests.new_pair $(NAME)
+	$(PY) -m parity_tests.tools.new_pair $(NAME)
 
 ## reference layers against torch, the matmul rate, the matrix against pytest's floor
 bench: $(READY)
-	$(PY) -m parity_tests.bench
+	$(PY) -m parity_tests.tools.bench
 
 ## mutation testing of reference/ with the parity matrix as the test command
 mutation: $(READY)
@@ -44,7 +44,7 @@ mutation: $(READY)
 
 ## docs/numpy-torch-equivalence.md, generated from the checks of the seed's table
 docs: $(READY)
-	$(PY) -m parity_tests.equivalence
+	$(PY) -m parity_tests.tools.equivalence
 
 lint: $(READY)
 	$(PY) -m ruff check .

@@ -12,8 +12,8 @@ Usable from another project's tests to check that project's own layers::
         assert_pair(SCALE)
 """
 
-from parity_tests.judge import Verdict, check_case
-from parity_tests.registry import (
+from parity_tests.engine.judge import Verdict, check_case
+from parity_tests.engine.registry import (
     Case,
     Config,
     Pair,
@@ -27,7 +27,7 @@ from parity_tests.registry import (
     probabilities,
     targets,
 )
-from parity_tests.tolerances import Tolerance
+from parity_tests.engine.tolerances import Tolerance
 
 
 def assert_pair(pair: Pair, dtypes=("float32", "float64"), seeds: int = 3) -> int:

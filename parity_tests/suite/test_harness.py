@@ -5,11 +5,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from parity_tests import harness
-from parity_tests.harness import Check, HarnessError, run_case
-from parity_tests.judge import check_case, judge_check
-from parity_tests.pairs import PAIRS, REGISTRY
-from parity_tests.registry import Case, cases
+from parity_tests.engine import harness
+from parity_tests.engine.harness import Check, HarnessError, run_case
+from parity_tests.engine.judge import check_case, judge_check
+from parity_tests.suite.pairs import PAIRS, REGISTRY
+from parity_tests.engine.registry import Case, cases
 
 LAYER_PAIRS = [p for p in PAIRS if p.is_layer]
 

@@ -1,7 +1,7 @@
-"""Write the skeleton of a new layer pair: ``python -m parity_tests.new_pair Foo``.
+"""Write the skeleton of a new layer pair: ``python -m parity_tests.tools.new_pair Foo``.
 
 Creates ``reference/foo.py`` (the NumPy layer), ``torch_impl/foo.py`` (its twin) and
-appends the pair's declaration to ``parity_tests/pairs.py``. The skeleton is the identity,
+appends the pair's declaration to ``parity_tests/suite/pairs.py``. The skeleton is the identity,
 green from the start; replace its maths, mapping and grid with the real ones.
 """
 
@@ -76,15 +76,15 @@ def write_skeleton(name: str, root: Path) -> list[Path]:
         raise SystemExit(f"new-pair: expected new files, but {existing} already exist")
     targets[0].write_text(REFERENCE.format(name=name))
     targets[1].write_text(TWIN.format(name=name, module=module))
-    with open(root / "parity_tests" / "pairs.py", "a") as pairs:
+    with open(root / "parity_tests" / "suite" / "pairs.py", "a") as pairs:
         pairs.write(DECLARATION.format(name=name, module=module))
-    return [*targets, root / "parity_tests" / "pairs.py"]
+    return [*targets, root / "parity_tests" / "suite" / "pairs.py"]
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", help="the layer's class name, e.g. LayerScale")
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2])
     args = parser.parse_args(argv)
     for path in write_skeleton(args.name, args.root):
         print(f"wrote {path}")

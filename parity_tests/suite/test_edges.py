@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from parity_tests.harness import draw_setup
-from parity_tests.judge import check_case
-from parity_tests.pairs import REGISTRY
-from parity_tests.registry import cases
+from parity_tests.engine.harness import draw_setup
+from parity_tests.engine.judge import check_case
+from parity_tests.suite.pairs import REGISTRY
+from parity_tests.engine.registry import cases
 from reference.activations import Sigmoid
 from reference.losses import CrossEntropyLoss
 from torch_impl.activations import Sigmoid as TorchSigmoid

@@ -33,7 +33,7 @@ from torch_impl import losses as t_losses
 from torch_impl import norm as t_norm
 from torch_impl import pooling as t_pooling
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RESNET_STAGE = (8, 64, 32, 32)  # batch 8, 64 channels, 32x32
 
 
@@ -137,7 +137,7 @@ def time_pytest(args: list[str], cwd: Path) -> float:
 def matrix_timings(seeds: int) -> dict[str, float]:
     """The parity matrix at ``seeds`` seeds a configuration and an empty test with as many
     cases (pytest's own floor), serial and -n auto."""
-    args = ["parity_tests/test_parity.py", "--parity-seeds", str(seeds)]
+    args = ["parity_tests/suite/test_parity.py", "--parity-seeds", str(seeds)]
     collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", *args],
                                cwd=ROOT, capture_output=True, text=True)
     count = sum(1 for line in collected.stdout.splitlines() if "::test_parity[" in line)

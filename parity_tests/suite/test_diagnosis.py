@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from parity_tests.judge import check_case
-from parity_tests.pairs import REGISTRY
-from parity_tests.registry import cases, normal
+from parity_tests.engine.judge import check_case
+from parity_tests.suite.pairs import REGISTRY
+from parity_tests.engine.registry import cases, normal
 from reference import activations, blocks, conv, linear, pooling
 from torch_impl import blocks as t_blocks
 
@@ -32,7 +32,7 @@ def test_message_names_case_tensor_errors_and_rerun_command(monkeypatch):
     assert "pair Sigmoid, config 1x24, float64, seed 0" in text
     assert "max abs" in text and "max rel" in text and "of 24 elements outside" in text
     assert "worst:     index (0, " in text
-    assert "re-run:    pytest 'parity_tests/test_parity.py::test_parity[Sigmoid-float64-1x24-seed0]'" in text
+    assert "re-run:    pytest 'parity_tests/suite/test_parity.py::test_parity[Sigmoid-float64-1x24-seed0]'" in text
 
 
 def test_sign_flip(monkeypatch):

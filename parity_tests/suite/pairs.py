@@ -3,7 +3,7 @@
 import dataclasses
 from functools import partial
 
-from parity_tests.registry import (
+from parity_tests.engine.registry import (
     Config,
     Pair,
     Param,

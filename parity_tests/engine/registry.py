@@ -2,7 +2,7 @@
 
 A ``Pair`` names the reference factory, the torch factory, how their parameters map onto
 each other, how to make inputs, and the grid of configurations. ``PAIRS`` (in
-``parity_tests.pairs``) lists every pair; every check of the suite iterates over it.
+``parity_tests.suite.pairs``) lists every pair; every check of the suite iterates over it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from parity_tests.tolerances import Tolerance
+from parity_tests.engine.tolerances import Tolerance
 
 
 @dataclass(frozen=True)

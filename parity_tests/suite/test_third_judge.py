@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from parity_tests import tolerances
-from parity_tests.harness import build_torch, draw_setup, finite_difference, run_reference
-from parity_tests.pairs import PAIRS
-from parity_tests.registry import Case
+from parity_tests.engine import tolerances
+from parity_tests.engine.harness import build_torch, draw_setup, finite_difference, run_reference
+from parity_tests.suite.pairs import PAIRS
+from parity_tests.engine.registry import Case
 
 ELEMENTS_PER_TENSOR = 12  # sampled coordinates: every tensor is checked, not every element
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from parity_tests import tolerances
-from parity_tests.harness import Check, Setup, draw_setup, finite_difference, run_case
-from parity_tests.registry import Case
+from parity_tests.engine import tolerances
+from parity_tests.engine.harness import Check, Setup, draw_setup, finite_difference, run_case
+from parity_tests.engine.registry import Case
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Verdict:
 def rerun_command(case: Case) -> str:
     seeds = f" --parity-seeds {case.seed_index + 1}" if case.seed_index >= 3 else ""
     device = f" --parity-device {case.device}" if case.device != "cpu" else ""
-    return f"pytest 'parity_tests/test_parity.py::test_parity[{case.id}]' -p no:randomly{seeds}{device}"
+    return f"pytest 'parity_tests/suite/test_parity.py::test_parity[{case.id}]' -p no:randomly{seeds}{device}"
 
 
 def check_case(case: Case, setup: Setup | None = None) -> list[Verdict]:

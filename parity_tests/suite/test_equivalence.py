@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from parity_tests.equivalence import DOCUMENT, ROWS, VERDICTS, render
+from parity_tests.tools.equivalence import DOCUMENT, ROWS, VERDICTS, render
 
-SEED = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds" / "000_cac0741403306ca2.txt"
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "000_cac0741403306ca2.txt"
 
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row.operation)
@@ -33,9 +33,9 @@ def test_generated_document_is_fresh():
 
 
 def test_readme_lists_every_row_that_is_not_identical():
-    from parity_tests.equivalence import IDENTICAL
+    from parity_tests.tools.equivalence import IDENTICAL
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for row in ROWS:
         listed = f"| {row.operation} | {row.verdict} |" in readme
         assert listed == (row.verdict != IDENTICAL), row.operation

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 
-from parity_tests.harness import draw_setup
-from parity_tests.judge import check_case
-from parity_tests.pairs import PAIRS
-from parity_tests.registry import Case, Config
+from parity_tests.engine.harness import draw_setup
+from parity_tests.engine.judge import check_case
+from parity_tests.suite.pairs import PAIRS
+from parity_tests.engine.registry import Case, Config
 
 UNSCALED = {"CrossEntropyLoss"}  # its first input is probabilities: scaling would leave the simplex
 

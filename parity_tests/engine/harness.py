@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
-from parity_tests.registry import Case, Pair, Param
-from parity_tests.tolerances import FD_STEP, KINK_ATTEMPTS, KINK_MARGIN
+from parity_tests.engine.registry import Case, Pair, Param
+from parity_tests.engine.tolerances import FD_STEP, KINK_ATTEMPTS, KINK_MARGIN
 
 
 class HarnessError(AssertionError):

@@ -12,12 +12,12 @@ from torch import nn
 from parity_tests import Pair, Param, assert_pair, grid, normal
 from reference.base import Layer, check_input
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 THROWAWAY = '''
 from parity_tests import Pair, grid, normal
-from parity_tests.pairs import PAIRS, REGISTRY
-from parity_tests.test_extending import Scale, TorchScale, SCALE_PARAMS
+from parity_tests.suite.pairs import PAIRS, REGISTRY
+from parity_tests.suite.test_extending import Scale, TorchScale, SCALE_PARAMS
 
 PAIRS.append(Pair(name="Throwaway", reference=lambda c: Scale(c.C), torch=lambda c: TorchScale(c.C),
                   inputs=(normal("N", "C"),), configs=grid("N{N}C{C}", N=[1, 3], C=[4]), params=SCALE_PARAMS))
@@ -84,12 +84,12 @@ def test_new_pair_skeleton_is_green_from_the_start(tmp_path):
         shutil.copytree(ROOT / part, tmp_path / part, ignore=shutil.ignore_patterns("__pycache__"))
     for part in ["conftest.py", "pyproject.toml"]:
         shutil.copy(ROOT / part, tmp_path / part)
-    made = subprocess.run([sys.executable, "-m", "parity_tests.new_pair", "LayerScale", "--root", str(tmp_path)],
+    made = subprocess.run([sys.executable, "-m", "parity_tests.tools.new_pair", "LayerScale", "--root", str(tmp_path)],
                           cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(tmp_path)})
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "reference" / "layer_scale.py").exists()
     assert (tmp_path / "torch_impl" / "layer_scale.py").exists()
-    result = run_pytest("-q", "-k", "LayerScale", "parity_tests/test_parity.py", "parity_tests/test_third_judge.py",
+    result = run_pytest("-q", "-k", "LayerScale", "parity_tests/suite/test_parity.py", "parity_tests/suite/test_third_judge.py",
                         cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     matrix = 4 * 2 * 3  # the skeleton's 4 configurations x 2 dtypes x 3 seeds

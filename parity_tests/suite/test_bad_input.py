@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from parity_tests.harness import draw_setup
-from parity_tests.pairs import PAIRS
-from parity_tests.registry import Case
+from parity_tests.engine.harness import draw_setup
+from parity_tests.suite.pairs import PAIRS
+from parity_tests.engine.registry import Case
 
 ANY_SHAPE = {"Sigmoid", "ReLU", "MSELoss", "LayerNorm"}  # element-wise, or any number of leading axes
 INTEGERS_WELCOME = {"simple_conv2d", "global_avg_pool"}  # forward-only functions of pixel values

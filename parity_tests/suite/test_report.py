@@ -2,10 +2,10 @@
 
 import json
 
-from parity_tests import report
-from parity_tests.judge import check_case
-from parity_tests.pairs import REGISTRY
-from parity_tests.registry import cases
+from parity_tests.engine import report
+from parity_tests.engine.judge import check_case
+from parity_tests.suite.pairs import REGISTRY
+from parity_tests.engine.registry import cases
 
 
 def rows_for(pair_names):

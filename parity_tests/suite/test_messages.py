@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from parity_tests.judge import check_case
-from parity_tests.pairs import REGISTRY
-from parity_tests.registry import Case, Config
-from parity_tests.test_bad_input import valid
+from parity_tests.engine.judge import check_case
+from parity_tests.suite.pairs import REGISTRY
+from parity_tests.engine.registry import Case, Config
+from parity_tests.suite.test_bad_input import valid
 from reference import activations, blocks, conv, linear, losses, neuron, norm, pooling
 from torch_impl import blocks as t_blocks
 from torch_impl import conv as t_conv

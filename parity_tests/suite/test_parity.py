@@ -2,8 +2,8 @@
 
 import pytest
 
-from parity_tests.judge import check_case
-from parity_tests.report import case_row
+from parity_tests.engine.judge import check_case
+from parity_tests.engine.report import case_row
 
 
 def test_parity(parity_case, request):

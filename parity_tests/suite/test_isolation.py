@@ -5,7 +5,7 @@ import pathlib
 import subprocess
 import sys
 
-REFERENCE = pathlib.Path(__file__).resolve().parent.parent / "reference"
+REFERENCE = pathlib.Path(__file__).resolve().parents[2] / "reference"
 
 
 def test_reference_sources_never_import_torch():
