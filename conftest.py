@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, settings
 from threadpoolctl import threadpool_limits
 
 from parity_tests.engine import report
-from parity_tests.suite.pairs import PAIRS
 from parity_tests.engine.registry import cases
+from parity_tests.suite.pairs import PAIRS
 
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda")

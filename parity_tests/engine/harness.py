@@ -10,6 +10,7 @@ forward and its outputs compared.
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
+from parity_tests.engine.layouts import IDENTITY, DeclarationError, Layout
 from parity_tests.engine.registry import Case, Pair, Param
 from parity_tests.engine.tolerances import FD_STEP, KINK_ATTEMPTS, KINK_MARGIN
 
@@ -27,12 +29,21 @@ class HarnessError(AssertionError):
 
 @dataclass
 class Check:
-    """One tensor as the reference, torch in the case's dtype and the float64 judge see it."""
+    """One tensor as the reference, torch in the case's dtype and the float64 judge see it,
+    in torch's layout; ``layout`` is how the reference stores it (identity when the same)."""
 
     name: str
-    reference: np.ndarray
+    reference: np.ndarray  # as the reference returned it, in its own layout
     torch: np.ndarray
     judge: np.ndarray
+    layout: Layout = IDENTITY
+
+    def reference_shape(self) -> tuple[int, ...]:
+        """The shape the reference must return: the judge's, in the reference's layout."""
+        return self.layout.reference_shape(np.shape(self.judge))
+
+    def reference_in_torch_layout(self) -> np.ndarray:
+        return self.layout.to_torch(np.asarray(self.reference), np.shape(self.judge))
 
 
 def case_seed(case: Case) -> int:
@@ -43,27 +54,55 @@ def case_seed(case: Case) -> int:
 # -- parameter synchronisation: the one mechanism, both directions ----------------------
 
 
-def synchronised(pair: Pair, reference, module) -> list[Param]:
-    """The mapped entries present on both sides; raise if either side has one unmapped.
+def _torch_arrays(module) -> dict[str, torch.Tensor]:
+    """Parameters and floating buffers. Integer buffers (BatchNorm's num_batches_tracked) are
+    not compared: with a momentum set, torch never reads them."""
+    return dict(module.named_parameters()) | {n: b for n, b in module.named_buffers() if b.is_floating_point()}
 
-    Integer buffers (BatchNorm's num_batches_tracked) are not compared: with a momentum
-    set, torch never reads them.
-    """
-    reference_arrays = reference.named_params() | reference.named_state()
-    torch_tensors = dict(module.named_parameters()) | {
-        name: b for name, b in module.named_buffers() if b.is_floating_point()
-    }
-    present = [p for p in pair.params if p.reference in reference_arrays]
-    problems = []
-    if unmapped := set(reference_arrays) - {p.reference for p in present}:
+
+def synchronised(pair: Pair, layer, module) -> list[Param]:
+    """The mapped entries present on both sides, their layouts checked against torch's shapes;
+    raise if a name is missing on one side, found on neither, or an array is left unmapped."""
+    convention, tensors = pair.convention, _torch_arrays(module)
+    present, problems = [], []
+    for p in pair.params:
+        on_reference, on_torch = convention.read(layer, p.reference) is not None, p.torch in tensors
+        if on_reference and on_torch:
+            present.append(p)
+        elif on_torch:
+            problems.append(f"mapped reference name {p.reference!r} not found on the reference")
+        elif on_reference:
+            problems.append(f"mapped torch names that do not exist: [{p.torch!r}]")
+        elif not p.optional:
+            problems.append(f"Param({p.reference!r}, {p.torch!r}) is found on neither side")
+    if unmapped := (convention.names(layer) or set()) - {p.reference for p in present}:
         problems.append(f"reference arrays with no mapping: {sorted(unmapped)}")
-    if unmapped := set(torch_tensors) - {p.torch for p in present}:
+    if unmapped := set(tensors) - {p.torch for p in present}:
         problems.append(f"torch parameters/buffers not synchronised: {sorted(unmapped)}")
-    if missing := {p.torch for p in present} - set(torch_tensors):
-        problems.append(f"mapped torch names that do not exist: {sorted(missing)}")
     if problems:
-        raise HarnessError(f"pair {pair.name}: " + "; ".join(problems))
+        raise DeclarationError(f"pair {pair.name}: " + "; ".join(problems) + f" (the reference holds: "
+                               f"{_listing(convention.names(layer))}; torch: {_listing(tensors)})")
+    for p in present:
+        _check_layout(pair, p, convention.read(layer, p.reference), tuple(tensors[p.torch].shape))
     return present
+
+
+def _listing(names) -> str:
+    return "unlisted by its convention" if names is None else (", ".join(sorted(names)) or "nothing")
+
+
+def _check_layout(pair: Pair, p: Param, held: np.ndarray, torch_shape: tuple) -> None:
+    what = f"pair {pair.name}: Param({p.reference!r}, {p.torch!r})"
+    p.layout.validate(what, torch_shape)
+    wanted = p.layout.reference_shape(torch_shape)
+    if np.shape(held) != wanted:
+        if np.size(held) == int(np.prod(torch_shape)):
+            hint = f"; declare shape={np.shape(held)}" + (" and a permute" if sorted(np.shape(held)) != sorted(wanted)
+                                                          and len(np.shape(held)) == len(wanted) else "")
+        else:
+            hint = ""
+        raise DeclarationError(f"{what}: the declared layout ({p.layout}) turns torch's {p.torch} of shape "
+                               f"{torch_shape} into {wanted}, but the reference holds {np.shape(held)}{hint}")
 
 
 def _torch_tensor(module, name: str) -> torch.Tensor:
@@ -72,22 +111,20 @@ def _torch_tensor(module, name: str) -> torch.Tensor:
 
 
 def load_into_torch(params: list[Param], values: dict[str, np.ndarray], module) -> None:
-    """Reference-layout values -> the module's parameters and buffers."""
+    """Torch-layout values -> the module's parameters and buffers."""
     with torch.no_grad():
         for p in params:
-            value = np.ascontiguousarray(p.to_torch(values[p.reference]))
-            _torch_tensor(module, p.torch).copy_(torch.from_numpy(value))
+            _torch_tensor(module, p.torch).copy_(torch.from_numpy(np.array(values[p.reference])))
 
 
 def torch_values(params: list[Param], module) -> dict[str, np.ndarray]:
-    """The module's parameters and buffers, in the reference's names and layout."""
-    return {p.reference: p.to_reference(_numpy(_torch_tensor(module, p.torch))) for p in params}
+    """The module's parameters and buffers, keyed by reference name, in torch's layout."""
+    return {p.reference: _numpy(_torch_tensor(module, p.torch)).copy() for p in params}
 
 
-def load_into_reference(params: list[Param], values: dict[str, np.ndarray], layer) -> None:
-    arrays = layer.named_params() | layer.named_state()
-    for p in params:
-        arrays[p.reference][...] = values[p.reference]
+def load_into_reference(pair: Pair, params: list[Param], values: dict[str, np.ndarray], layer, dtype) -> None:
+    """Torch-layout values -> the reference's arrays, each in its declared layout."""
+    pair.convention.load(layer, {p.reference: p.layout.to_reference(values[p.reference]) for p in params}, dtype)
 
 
 # -- running one side --------------------------------------------------------------------
@@ -109,23 +146,35 @@ def _check_unchanged(side: str, originals, after) -> None:
             raise HarnessError(f"the {side} modified its input {i} in place")
 
 
-def run_reference_layer(pair: Pair, layer, params, inputs, upstream) -> dict[str, np.ndarray]:
-    working = [x.copy() for x in inputs]
-    results = {"output": np.asarray(layer(*working))}
-    if results["output"].shape != upstream.shape:
+def reference_inputs(pair: Pair, inputs) -> list[np.ndarray]:
+    """Torch-layout inputs as the reference takes them (fresh copies)."""
+    return [np.array(pair.input_layout(i).to_reference(x)) for i, x in enumerate(inputs)]
+
+
+def run_reference_layer(pair: Pair, layer, setup: Setup, inputs, upstream) -> dict[str, np.ndarray]:
+    """Forward and backward on the reference; every result as it returns it (its own layout)."""
+    convention, output_layout = pair.convention, Layout(pair.output_layout)
+    originals = reference_inputs(pair, inputs)
+    working = [x.copy() for x in originals]
+    convention.run_clear(layer)
+    results = {"output": np.asarray(convention.forward(layer, working))}
+    if results["output"].shape != output_layout.reference_shape(upstream.shape):
         raise HarnessError(
             f"reference output has shape {results['output'].shape}, torch's has {upstream.shape}"
+            + ("" if output_layout.identity else f" (the declared output layout, {output_layout}, expects "
+                                                 f"{output_layout.reference_shape(upstream.shape)})")
         )
-    results["grad input"] = getattr(layer, pair.backward)(upstream.copy())
-    grads, state = layer.named_grads(), layer.named_state()
-    for p in params:
-        if p.reference in state:
-            results[f"state {p.reference}"] = state[p.reference]
-        elif p.reference not in grads:
-            raise HarnessError(f"reference backward left no gradient for {p.reference}")
-        else:
-            results[f"grad {p.reference}"] = grads[p.reference]
-    _check_unchanged("reference", inputs, working)
+    results["grad input"] = convention.backward(layer, pair.backward, np.array(output_layout.to_reference(upstream)))
+    for p in setup.params:
+        if p.reference in setup.state:
+            results[f"state {p.reference}"] = convention.read(layer, p.reference)
+            continue
+        grad = convention.grad(layer, p.reference)
+        if grad is None:
+            raise HarnessError(f"reference backward left no gradient for {p.reference} "
+                               f"(looked for {convention.where(p.reference)})")
+        results[f"grad {p.reference}"] = grad
+    _check_unchanged("reference", originals, working)
     return results
 
 
@@ -136,19 +185,18 @@ def torch_forward(module, inputs, dtype: torch.dtype, device: str = "cpu"):
     return module(*working), working
 
 
-def torch_backward(module, params, output, working, inputs, upstream) -> dict[str, np.ndarray]:
-    output.backward(_to_torch(upstream, output.dtype, output.device))
+def torch_backward(module, setup: Setup, output, working) -> dict[str, np.ndarray]:
+    output.backward(_to_torch(setup.upstream, output.dtype, output.device))
     results = {"output": output, "grad input": working[0].grad}
-    buffers = dict(module.named_buffers())
-    for p in params:
-        if p.torch in buffers:
-            results[f"state {p.reference}"] = p.to_reference(buffers[p.torch])
+    for p in setup.params:
+        if p.reference in setup.state:
+            results[f"state {p.reference}"] = _torch_tensor(module, p.torch)
         else:
             grad = module.get_parameter(p.torch).grad
             if grad is None:
                 raise HarnessError(f"torch parameter {p.torch} received no gradient")
-            results[f"grad {p.reference}"] = p.to_reference(grad)
-    _check_unchanged("torch twin", inputs, working)
+            results[f"grad {p.reference}"] = grad
+    _check_unchanged("torch twin", setup.inputs, working)
     return {k: _numpy(v) for k, v in results.items()}
 
 
@@ -165,9 +213,10 @@ def _as_outputs(pair: Pair, result) -> dict[str, np.ndarray]:
 def run_function(pair: Pair, function, inputs, torch_dtype=None, device="cpu") -> dict[str, np.ndarray]:
     """Run a forward-only function; ``torch_dtype`` None means the reference side."""
     if torch_dtype is None:
-        working = [x.copy() for x in inputs]
+        originals = reference_inputs(pair, inputs)
+        working = [x.copy() for x in originals]
         outputs = _as_outputs(pair, function(*working))
-        _check_unchanged("reference", inputs, working)
+        _check_unchanged("reference", originals, working)
     else:
         working = [_to_torch(x, torch_dtype, device) for x in inputs]
         outputs = _as_outputs(pair, function(*working))
@@ -180,12 +229,13 @@ def run_function(pair: Pair, function, inputs, torch_dtype=None, device="cpu") -
 
 @dataclass
 class Setup:
-    """Everything a case draws; the same values go to every side."""
+    """Everything a case draws, in torch's layout; the same values go to every side."""
 
     inputs: list[np.ndarray]
     params: list[Param]
-    values: dict[str, np.ndarray]  # reference name -> array, reference layout, case dtype
+    values: dict[str, np.ndarray]  # reference name -> array, torch's layout, case dtype
     training: bool
+    state: frozenset[str] = frozenset()  # the reference names of torch buffers (compared after forward)
     upstream: np.ndarray | None = None
     decoy: list[np.ndarray] | None = None  # a first batch every side sees before the real one
 
@@ -193,15 +243,19 @@ class Setup:
         def cast(x):
             return x.astype(dtype) if np.issubdtype(x.dtype, np.floating) else x
 
-        upstream = None if self.upstream is None else cast(self.upstream)
-        decoy = None if self.decoy is None else [cast(x) for x in self.decoy]
-        values = {k: cast(v) for k, v in self.values.items()}
-        return Setup([cast(x) for x in self.inputs], self.params, values, self.training, upstream, decoy)
+        return dataclasses.replace(
+            self, inputs=[cast(x) for x in self.inputs], values={k: cast(v) for k, v in self.values.items()},
+            upstream=None if self.upstream is None else cast(self.upstream),
+            decoy=None if self.decoy is None else [cast(x) for x in self.decoy],
+        )
 
 
 def build_reference(pair: Pair, config, setup: Setup, dtype):
-    layer = pair.reference(config).to(dtype).train(setup.training)
-    load_into_reference(setup.params, setup.values, layer)
+    """The reference, its lazily built arrays created on the first batch, the case's values loaded."""
+    layer = pair.convention.prepare(pair.reference(config), pair.name)
+    pair.convention.run_init(layer, reference_inputs(pair, setup.decoy or setup.inputs))
+    load_into_reference(pair, setup.params, setup.values, layer, dtype)
+    pair.convention.train(layer, setup.training, pair.name)
     return layer
 
 
@@ -227,19 +281,21 @@ class _ReluWatch(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-def draw_setup(case: Case) -> Setup:
+def draw_setup(case: Case, values: dict[str, np.ndarray] | None = None) -> Setup:
     """Draw a case away from ReLU kinks: a float32 pre-activation within rounding of zero
     can fall on the other side in the reference than in torch, and a flipped unit changes
     whole channels downstream (BatchNorm couples them). Such a draw is replaced by the next
-    one from the same seed, so every case still reproduces from its id alone."""
+    one from the same seed, so every case still reproduces from its id alone.
+
+    ``values`` (torch layout) replaces the drawn parameters and state."""
     for attempt in range(KINK_ATTEMPTS):
-        setup, margin = _draw_setup(case, attempt)
+        setup, margin = _draw_setup(case, attempt, values)
         if case.dtype != "float32" or margin >= KINK_MARGIN:
             return setup
     raise HarnessError(f"{case.id}: no draw in {KINK_ATTEMPTS} kept every ReLU input {KINK_MARGIN:g} away from 0")
 
 
-def _draw_setup(case: Case, attempt: int) -> tuple[Setup, float]:
+def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -> tuple[Setup, float]:
     """Draw inputs, then parameters and state, then the upstream gradient, from the case's seed."""
     pair, config, dtype = case.pair, case.config, np.dtype(case.dtype)
     rng = np.random.default_rng(case_seed(case) if attempt == 0 else [case_seed(case), attempt])
@@ -247,11 +303,14 @@ def _draw_setup(case: Case, attempt: int) -> tuple[Setup, float]:
     training = getattr(config, "mode", "train") == "train"
     if not pair.is_layer:
         return Setup(inputs, [], {}, training), np.inf
-    layer = pair.reference(config)
-    params = synchronised(pair, layer, pair.torch(config))
-    arrays = layer.named_params() | layer.named_state()
-    values = {p.reference: p.draw(rng, arrays[p.reference].shape).astype(dtype) for p in params}
-    setup = Setup(inputs, params, values, training)
+    layer, module = pair.convention.prepare(pair.reference(config), pair.name), pair.torch(config)
+    pair.convention.run_init(layer, reference_inputs(pair, inputs))
+    params = synchronised(pair, layer, module)
+    buffers = {name for name, _ in module.named_buffers()}
+    tensors = _torch_arrays(module)
+    values = {p.reference: (p.draw(rng, tuple(tensors[p.torch].shape)) if given is None else given[p.reference])
+              .astype(dtype) for p in params}
+    setup = Setup(inputs, params, values, training, frozenset(p.reference for p in params if p.torch in buffers))
     # the judge's output fixes the shape of the random upstream gradient every side gets
     with _ReluWatch() as watch:
         output, _ = torch_forward(build_torch(pair, config, setup, torch.float64), inputs, torch.float64)
@@ -267,16 +326,25 @@ def run_torch(pair: Pair, config, setup: Setup, dtype: torch.dtype, device: str 
     module = build_torch(pair, config, setup, dtype, device)
     with torch.no_grad():
         module(*[_to_torch(x, dtype, device) for x in setup.decoy])
-    return torch_backward(module, setup.params, *torch_forward(module, setup.inputs, dtype, device),
-                          setup.inputs, setup.upstream)
+    return torch_backward(module, setup, *torch_forward(module, setup.inputs, dtype, device))
 
 
 def run_reference(pair: Pair, config, setup: Setup, dtype) -> dict[str, np.ndarray]:
+    """The reference's results, each in its own layout."""
     if not pair.is_layer:
         return run_function(pair, pair.reference(config), setup.inputs)
     layer = build_reference(pair, config, setup, dtype)
-    layer(*[x.copy() for x in setup.decoy])
-    return run_reference_layer(pair, layer, setup.params, setup.inputs, setup.upstream)
+    pair.convention.run_clear(layer)
+    pair.convention.forward(layer, reference_inputs(pair, setup.decoy))
+    return run_reference_layer(pair, layer, setup, setup.inputs, setup.upstream)
+
+
+def layouts(pair: Pair, setup: Setup) -> dict[str, Layout]:
+    """How the reference stores each checked tensor."""
+    found = {"output": Layout(pair.output_layout), "grad input": pair.input_layout(0)}
+    for p in setup.params:
+        found[("state " if p.reference in setup.state else "grad ") + p.reference] = p.layout
+    return found
 
 
 def run_case(case: Case, setup: Setup | None = None) -> list[Check]:
@@ -285,7 +353,8 @@ def run_case(case: Case, setup: Setup | None = None) -> list[Check]:
     judge = run_torch(pair, config, setup, torch.float64, case.device)
     twin = run_torch(pair, config, setup, getattr(torch, case.dtype), case.device)
     ref = run_reference(pair, config, setup, np.dtype(case.dtype))
-    return [Check(name, ref[name], twin[name], judge[name]) for name in ref]
+    stored = layouts(pair, setup)
+    return [Check(name, ref[name], twin[name], judge[name], stored.get(name, IDENTITY)) for name in ref]
 
 
 # -- finite differences: the third judge -------------------------------------------------
@@ -293,15 +362,20 @@ def run_case(case: Case, setup: Setup | None = None) -> list[Check]:
 
 def finite_difference(pair: Pair, config, setup: Setup, check_name: str, indices, eps: float = FD_STEP):
     """Central differences, in float64, of L = sum(reference output * upstream) with respect
-    to the tensor behind ``check_name`` ("grad input" or "grad <param>"), at ``indices``."""
+    to the tensor behind ``check_name`` ("grad input" or "grad <param>"), at ``indices`` (in
+    torch's layout)."""
     setup = setup.astype(np.float64)
     target = "input" if check_name == "grad input" else check_name.removeprefix("grad ")
+    output_layout = Layout(pair.output_layout)
 
     def loss(shift_index, shift) -> float:
         inputs = [x.copy() for x in setup.inputs]
         values = {k: v.copy() for k, v in setup.values.items()}
         (inputs[0] if target == "input" else values[target])[shift_index] += shift
-        layer = build_reference(pair, config, Setup(inputs, setup.params, values, setup.training), np.float64)
-        return float(np.sum(layer(*inputs) * setup.upstream))
+        shifted = dataclasses.replace(setup, inputs=inputs, values=values)
+        layer = build_reference(pair, config, shifted, np.float64)
+        pair.convention.run_clear(layer)
+        output = np.asarray(pair.convention.forward(layer, reference_inputs(pair, inputs)))
+        return float(np.sum(output_layout.to_torch(output, setup.upstream.shape) * setup.upstream))
 
     return np.array([(loss(i, eps) - loss(i, -eps)) / (2 * eps) for i in indices])

@@ -9,6 +9,7 @@ and the command that re-runs the case alone.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,9 +33,15 @@ class Verdict:
 
 
 def rerun_command(case: Case) -> str:
-    seeds = f" --parity-seeds {case.seed_index + 1}" if case.seed_index >= 3 else ""
-    device = f" --parity-device {case.device}" if case.device != "cpu" else ""
-    return f"pytest 'parity_tests/suite/test_parity.py::test_parity[{case.id}]' -p no:randomly{seeds}{device}"
+    """The command that re-runs the failing test: the matrix item that ran the case, else the
+    test that called the check (pytest names it in PYTEST_CURRENT_TEST)."""
+    nodeid = case.nodeid or os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+    if not nodeid:
+        return "call the same check again: every case reproduces from its id"
+    in_matrix = nodeid.endswith(f"[{case.id}]")
+    seeds = f" --parity-seeds {case.seed_index + 1}" if in_matrix and case.seed_index >= 3 else ""
+    device = f" --parity-device {case.device}" if in_matrix and case.device != "cpu" else ""
+    return f"pytest '{nodeid}' -p no:randomly{seeds}{device}"
 
 
 def check_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
@@ -54,10 +61,15 @@ def judge_check(case: Case, check: Check, setup: Setup | None = None) -> Verdict
 
     if reference.dtype != np.dtype(case.dtype):
         return fail(f"the reference returned {reference.dtype} for a {case.dtype} case")
-    if reference.shape != expected.shape:
-        transposed = reference.ndim == 2 and reference.shape == expected.shape[::-1]
+    wanted = check.reference_shape()
+    if reference.shape != wanted:
+        transposed = reference.ndim == 2 and reference.shape == wanted[::-1]
         hint = " (a transposed layout)" if transposed else ""
-        return fail(f"the reference has shape {reference.shape}, torch {expected.shape}{hint}")
+        if check.layout.identity:
+            return fail(f"the reference has shape {reference.shape}, torch {expected.shape}{hint}")
+        return fail(f"the reference has shape {reference.shape}; its declared layout ({check.layout}) expects "
+                    f"{wanted}, torch's {expected.shape}{hint}")
+    reference = check.reference_in_torch_layout()  # compared, and indexed, in torch's layout
 
     torch_error = float(np.max(np.abs(check.torch - expected), initial=0.0))
     atol = tolerance.atol(expected, torch_error)
@@ -82,15 +94,16 @@ def judge_check(case: Case, check: Check, setup: Setup | None = None) -> Verdict
 
 
 def explain(case: Case, check: Check, setup: Setup | None, bad: np.ndarray, errors, atol, rtol) -> str:
-    reference, expected = np.asarray(check.reference, dtype=np.float64), np.asarray(check.judge)
+    reference, expected = check.reference_in_torch_layout().astype(np.float64), np.asarray(check.judge)
     max_abs, max_rel, _ = errors
     worst = np.unravel_index(int(np.argmax(np.abs(reference - expected))), expected.shape) if expected.ndim else ()
+    where = "" if check.layout.identity else f" in torch's layout (the reference stores it {check.layout})"
     lines = [
         f"{case.id}: {check.name} does not match torch (float64 judge)",
         f"  case:      pair {case.pair.name}, config {case.config.id}, {case.dtype}, seed {case.seed_index}",
         f"  error:     max abs {max_abs:.3g}, max rel {max_rel:.3g}; {int(bad.sum())} of {bad.size} elements "
         f"outside |r - e| <= {atol:.3g} + {rtol:g}|e|",
-        f"  worst:     index {tuple(int(i) for i in worst)}: reference {reference[worst]:.6g}, "
+        f"  worst:     index {tuple(int(i) for i in worst)}{where}: reference {reference[worst]:.6g}, "
         f"torch {float(check.torch[worst]):.6g}, expected {expected[worst]:.6g}",
     ]
     if diagnosis := diagnose(reference, expected, bad, case, setup):
@@ -163,7 +176,7 @@ def attribute(case: Case, check: Check, setup: Setup, bad: np.ndarray, worst) ->
         picked = np.array([values[i] for i in indices], dtype=np.float64)
         return bool(np.all(np.abs(picked - fd) <= tolerances.FD_RTOL * (np.abs(fd) + scale)))
 
-    reference_ok, torch_ok = agrees(check.reference), agrees(check.torch)
+    reference_ok, torch_ok = agrees(check.reference_in_torch_layout()), agrees(check.torch)
     verdict = {
         (False, True): "reference wrong (they agree with torch)",
         (True, False): "torch twin wrong (they agree with the reference)",

@@ -7,6 +7,7 @@ each other, how to make inputs, and the grid of configurations. ``PAIRS`` (in
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from parity_tests.engine.conventions import Convention, Protocol
+from parity_tests.engine.layouts import DeclarationError, Layout
 from parity_tests.engine.tolerances import Tolerance
 
 
@@ -22,41 +25,42 @@ from parity_tests.engine.tolerances import Tolerance
 class Param:
     """One reference array (parameter or state) and its torch twin.
 
-    ``reference`` is a key of ``named_params()`` / ``named_state()``; ``torch`` a dotted
-    name of ``named_parameters()`` / ``named_buffers()``. ``transpose`` declares a layout
-    difference (Linear keeps W as (in, out), torch as (out, in)); it is applied when values
-    cross sides, never inside a comparison.
+    ``reference`` is the name the pair's convention finds the array under (dotted for a
+    sub-layer's); ``torch`` a dotted name of ``named_parameters()`` / ``named_buffers()``.
+    ``permute`` and ``shape`` declare how the reference stores it (see ``layouts``): Linear's
+    W is (in, out), ``permute=(1, 0)``; a bias stored (1, 1, 1, out), ``shape=(1, 1, 1, -1)``.
+    ``optional`` arrays may be absent on both sides (a layer built without bias); any other
+    name missing on either side is an error.
 
-    The harness draws every mapped array afresh for each case: weights (2-D and more) from
-    N(0, 1 / fan_in), fan_in being the product of the torch layout's trailing dimensions as
-    in torch's own initialisers, so activations stay O(1) through deep blocks; vectors
-    (biases, gamma, beta, running means) from N(0, 1); ``positive`` arrays (running
+    The harness draws every mapped array afresh for each case, in torch's layout: weights
+    (2-D and more) from N(0, 1 / fan_in), fan_in being the product of the trailing
+    dimensions as in torch's own initialisers, so activations stay O(1) through deep blocks;
+    vectors (biases, gamma, beta, running means) from N(0, 1); ``positive`` arrays (running
     variances) from U[0.5, 2).
     """
 
     reference: str
     torch: str
-    transpose: bool = False
+    permute: tuple[int, ...] | None = None
+    shape: tuple[int, ...] | None = None
     positive: bool = False
+    optional: bool = False
 
-    def to_torch(self, array: np.ndarray) -> np.ndarray:
-        return array.T if self.transpose else array
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.permute, self.shape)
 
-    def to_reference(self, array: np.ndarray) -> np.ndarray:
-        return array.T if self.transpose else array
-
-    def draw(self, rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    def draw(self, rng: np.random.Generator, torch_shape: tuple) -> np.ndarray:
         if self.positive:
-            return rng.uniform(0.5, 2.0, shape)
-        torch_shape = shape[::-1] if self.transpose else shape
+            return rng.uniform(0.5, 2.0, torch_shape)
         fan_in = int(np.prod(torch_shape[1:]))
-        return rng.standard_normal(shape) / np.sqrt(fan_in)
+        return rng.standard_normal(torch_shape) / np.sqrt(fan_in)
 
 
 def nested(reference_prefix: str, torch_prefix: str, params: tuple[Param, ...]) -> tuple[Param, ...]:
     """The mapping of a sub-layer, moved under a prefix on each side."""
     return tuple(
-        Param(f"{reference_prefix}.{p.reference}", f"{torch_prefix}.{p.torch}", p.transpose, p.positive)
+        dataclasses.replace(p, reference=f"{reference_prefix}.{p.reference}", torch=f"{torch_prefix}.{p.torch}")
         for p in params
     )
 
@@ -162,8 +166,14 @@ class Pair:
     """A reference layer (or function) and its torch twin, declared once.
 
     reference, torch: config -> a layer / module, or a function of the inputs.
-    inputs:      input makers; the first input is the one differentiated.
+    inputs:      input makers, drawing in torch's layout; the first input is the one
+                 differentiated.
     params:      the parameter and state mapping (see ``Param``).
+    convention:  where the reference keeps parameters, gradients and state, and how it
+                 runs (see ``conventions``); this suite's own ``Protocol()`` by default.
+    input_layouts, output_layout: permutations (see ``layouts.axes``) for a reference that
+                 takes its inputs or gives its output in another layout than torch (NHWC
+                 against NCHW); one entry per input, None where the layouts agree.
     backward:    the reference method that computes the input gradient; None for
                  forward-only functions, which are compared on their outputs alone.
     outputs:     names of a function's outputs when it returns several.
@@ -179,6 +189,9 @@ class Pair:
     inputs: tuple[Callable, ...]
     configs: tuple[Config, ...]
     params: tuple[Param, ...] = ()
+    convention: Convention = Protocol()
+    input_layouts: tuple[tuple[int, ...] | None, ...] = ()
+    output_layout: tuple[int, ...] | None = None
     backward: str | None = "backward"
     outputs: tuple[str, ...] = ("output",)
     differentiable: bool = True
@@ -192,6 +205,16 @@ class Pair:
         for dtype, tolerance in self.tolerances.items():
             if not tolerance.reason:
                 raise ValueError(f"pair {self.name}: the {dtype} tolerance override needs a reason")
+        if len(self.input_layouts) > len(self.inputs):
+            raise DeclarationError(f"pair {self.name}: {len(self.input_layouts)} input layouts declared for "
+                                   f"{len(self.inputs)} input(s)")
+        names = [p.reference for p in self.params]
+        if repeated := sorted({n for n in names if names.count(n) > 1}):
+            raise DeclarationError(f"pair {self.name}: reference names mapped twice: {repeated}")
+
+    def input_layout(self, index: int) -> Layout:
+        permute = self.input_layouts[index] if index < len(self.input_layouts) else None
+        return Layout(permute)
 
     @property
     def is_layer(self) -> bool:
@@ -207,6 +230,7 @@ class Case:
     dtype: str
     seed_index: int
     device: str = "cpu"
+    nodeid: str | None = None  # the pytest node that runs it, for the re-run line
 
     @property
     def id(self) -> str:

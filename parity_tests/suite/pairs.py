@@ -27,9 +27,9 @@ from torch_impl import pooling as t_pooling
 
 # -- parameter mappings of the building blocks -------------------------------------------
 
-LINEAR_PARAMS = (Param("W", "weight", transpose=True), Param("b", "bias"))
-CONV_PARAMS = (Param("W", "weight"), Param("b", "bias"))
-AFFINE_PARAMS = (Param("gamma", "weight"), Param("beta", "bias"))
+LINEAR_PARAMS = (Param("W", "weight", permute=(1, 0)), Param("b", "bias", optional=True))  # W: (in, out)
+CONV_PARAMS = (Param("W", "weight"), Param("b", "bias", optional=True))
+AFFINE_PARAMS = (Param("gamma", "weight", optional=True), Param("beta", "bias", optional=True))
 BATCHNORM_PARAMS = (
     Param("gamma", "weight"),
     Param("beta", "bias"),
@@ -43,8 +43,9 @@ SE_RESNET_PARAMS = (
     + nested("conv2", "conv2", CONV_PARAMS)
     + nested("bn2", "bn2", BATCHNORM_PARAMS)
     + nested("se", "se", SE_PARAMS)
-    + nested("shortcut_conv", "shortcut.0", CONV_PARAMS)
-    + nested("shortcut_bn", "shortcut.1", BATCHNORM_PARAMS)
+    # the projection shortcut exists only where the block changes shape or stride
+    + tuple(dataclasses.replace(p, optional=True) for p in nested("shortcut_conv", "shortcut.0", CONV_PARAMS)
+            + nested("shortcut_bn", "shortcut.1", BATCHNORM_PARAMS))
 )
 
 

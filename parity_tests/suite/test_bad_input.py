@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from parity_tests.engine.harness import draw_setup
-from parity_tests.suite.pairs import PAIRS
 from parity_tests.engine.registry import Case
+from parity_tests.suite.pairs import PAIRS
 
 ANY_SHAPE = {"Sigmoid", "ReLU", "MSELoss", "LayerNorm"}  # element-wise, or any number of leading axes
 INTEGERS_WELCOME = {"simple_conv2d", "global_avg_pool"}  # forward-only functions of pixel values

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from parity_tests.suite.bugs import BUGS
 from parity_tests.engine.judge import check_case
-from parity_tests.suite.pairs import PAIRS, REGISTRY
 from parity_tests.engine.registry import cases
+from parity_tests.suite.bugs import BUGS
+from parity_tests.suite.pairs import PAIRS, REGISTRY
 
 
 def first_catch(bug) -> str | None:

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from parity_tests.engine.judge import check_case
-from parity_tests.suite.pairs import REGISTRY
 from parity_tests.engine.registry import cases, normal
+from parity_tests.suite.pairs import REGISTRY
 from reference import activations, blocks, conv, linear, pooling
 from torch_impl import blocks as t_blocks
 
@@ -32,7 +32,9 @@ def test_message_names_case_tensor_errors_and_rerun_command(monkeypatch):
     assert "pair Sigmoid, config 1x24, float64, seed 0" in text
     assert "max abs" in text and "max rel" in text and "of 24 elements outside" in text
     assert "worst:     index (0, " in text
-    assert "re-run:    pytest 'parity_tests/suite/test_parity.py::test_parity[Sigmoid-float64-1x24-seed0]'" in text
+    # outside the matrix, the re-run line names the test that ran the check: this one
+    this_test = "parity_tests/suite/test_diagnosis.py::test_message_names_case_tensor_errors_and_rerun_command"
+    assert f"re-run:    pytest '{this_test}' -p no:randomly" in text
 
 
 def test_sign_flip(monkeypatch):
@@ -71,7 +73,8 @@ def test_transposed_shape(monkeypatch):
         return grad_x
 
     broken(monkeypatch, linear.Linear, "backward", transposed)
-    assert "the reference has shape (5, 3), torch (3, 5) (a transposed layout)" in failure_text(REGISTRY["Linear"])
+    assert ("the reference has shape (5, 3); its declared layout (permute (1, 0)) expects (3, 5), torch's (5, 3) "
+            "(a transposed layout)") in failure_text(REGISTRY["Linear"])
 
 
 def test_errors_only_on_the_padded_border(monkeypatch):

@@ -8,8 +8,8 @@ import torch
 
 from parity_tests.engine.harness import draw_setup
 from parity_tests.engine.judge import check_case
-from parity_tests.suite.pairs import REGISTRY
 from parity_tests.engine.registry import cases
+from parity_tests.suite.pairs import REGISTRY
 from reference.activations import Sigmoid
 from reference.losses import CrossEntropyLoss
 from torch_impl.activations import Sigmoid as TorchSigmoid

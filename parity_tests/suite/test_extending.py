@@ -89,8 +89,8 @@ def test_new_pair_skeleton_is_green_from_the_start(tmp_path):
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "reference" / "layer_scale.py").exists()
     assert (tmp_path / "torch_impl" / "layer_scale.py").exists()
-    result = run_pytest("-q", "-k", "LayerScale", "parity_tests/suite/test_parity.py", "parity_tests/suite/test_third_judge.py",
-                        cwd=tmp_path)
+    result = run_pytest("-q", "-k", "LayerScale", "parity_tests/suite/test_parity.py",
+                        "parity_tests/suite/test_third_judge.py", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     matrix = 4 * 2 * 3  # the skeleton's 4 configurations x 2 dtypes x 3 seeds
     assert f"{matrix + 2} passed" in result.stdout, result.stdout[-500:]  # + finite differences + gradcheck

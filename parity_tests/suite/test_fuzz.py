@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from parity_tests.engine.harness import draw_setup
 from parity_tests.engine.judge import check_case
-from parity_tests.suite.pairs import PAIRS
 from parity_tests.engine.registry import Case, Config
+from parity_tests.suite.pairs import PAIRS
 
 UNSCALED = {"CrossEntropyLoss"}  # its first input is probabilities: scaling would leave the simplex
 

@@ -8,8 +8,9 @@ import pytest
 from parity_tests.engine import harness
 from parity_tests.engine.harness import Check, HarnessError, run_case
 from parity_tests.engine.judge import check_case, judge_check
-from parity_tests.suite.pairs import PAIRS, REGISTRY
+from parity_tests.engine.layouts import DeclarationError
 from parity_tests.engine.registry import Case, cases
+from parity_tests.suite.pairs import PAIRS, REGISTRY
 
 LAYER_PAIRS = [p for p in PAIRS if p.is_layer]
 
@@ -34,14 +35,14 @@ def test_torch_initialisation_loaded_into_reference_gives_the_same_forward(pair)
     inputs = [make(config, rng, np.float64) for make in pair.inputs]
     layer, module = pair.reference(config), pair.torch(config).double()
     params = harness.synchronised(pair, layer, module)
-    harness.load_into_reference(params, harness.torch_values(params, module), layer)
+    harness.load_into_reference(pair, params, harness.torch_values(params, module), layer, np.float64)
     output, _ = harness.torch_forward(module, inputs, harness.torch.float64)
     np.testing.assert_allclose(layer(*inputs), output.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_unmapped_torch_parameter_is_an_error():
     pair = dataclasses.replace(REGISTRY["Linear"], params=REGISTRY["Linear"].params[:1])
-    with pytest.raises(HarnessError, match=r"not synchronised: \['bias'\]"):
+    with pytest.raises(DeclarationError, match=r"not synchronised: \['bias'\]"):
         run_case(first_case(pair))
 
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from parity_tests.engine.judge import check_case
-from parity_tests.suite.pairs import REGISTRY
 from parity_tests.engine.registry import Case, Config
+from parity_tests.suite.pairs import REGISTRY
 from parity_tests.suite.test_bad_input import valid
 from reference import activations, blocks, conv, linear, losses, neuron, norm, pooling
 from torch_impl import blocks as t_blocks

@@ -4,8 +4,8 @@ import json
 
 from parity_tests.engine import report
 from parity_tests.engine.judge import check_case
-from parity_tests.suite.pairs import REGISTRY
 from parity_tests.engine.registry import cases
+from parity_tests.suite.pairs import REGISTRY
 
 
 def rows_for(pair_names):

@@ -7,9 +7,9 @@ import torch
 from torch.func import functional_call
 
 from parity_tests.engine import tolerances
-from parity_tests.engine.harness import build_torch, draw_setup, finite_difference, run_reference
-from parity_tests.suite.pairs import PAIRS
+from parity_tests.engine.harness import build_torch, draw_setup, finite_difference, run_case
 from parity_tests.engine.registry import Case
+from parity_tests.suite.pairs import PAIRS
 
 ELEMENTS_PER_TENSOR = 12  # sampled coordinates: every tensor is checked, not every element
 
@@ -37,9 +37,8 @@ DIFFERENTIABLE_CASES = smallest_cases([p for p in PAIRS if p.differentiable])
 @pytest.mark.parametrize("case", LAYER_CASES, ids=lambda c: c.id)
 def test_reference_backward_matches_finite_differences(case):
     setup = draw_setup(case)
-    results = run_reference(case.pair, case.config, setup, np.float64)
     rng = np.random.default_rng(0)
-    grads = {name: g for name, g in results.items() if name.startswith("grad ")}
+    grads = {c.name: c.reference_in_torch_layout() for c in run_case(case, setup) if c.name.startswith("grad ")}
     for name, grad in grads.items():
         flat = rng.permutation(grad.size)[:ELEMENTS_PER_TENSOR]
         indices = [np.unravel_index(i, grad.shape) for i in flat]

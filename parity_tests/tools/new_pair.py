@@ -56,7 +56,7 @@ PAIRS.append(
         torch=lambda c: _{module}_torch.{name}(),
         inputs=(normal("N", "C"),),
         configs=grid("N{{N}}C{{C}}", N=[1, 4], C=[3, 8]),
-        params=(),  # Param("W", "weight", transpose=...) for each parameter
+        params=(),  # Param("W", "weight", permute=...) for each parameter
     )
 )
 REGISTRY["{name}"] = PAIRS[-1]

@@ -1,0 +1,347 @@
+"""Conventions: where a reference layer keeps its parameters, gradients and state, and how
+it runs forward and backward. A pair declares one; the harness asks it, so a layer written
+in any of these styles is checked as it is, with no wrapper class.
+
+- ``Protocol()``: this suite's own (``reference.base.Layer``): ``named_params()``,
+  ``named_grads()``, ``named_state()``, ``train()``.
+- ``Attributes(grads="grad_{}")``: parameters as attributes (``W``, ``weights``; dotted names
+  reach sub-layers), gradients as attributes named by a pattern or a dict (``grad_W``, ``dW``,
+  ``dweights``); forward and backward return their results, or store them in declared
+  attributes (``output="output"``, ``grad_input="dinputs"``).
+- ``Dicts("parameters", "gradients")``: parameters and gradients in dicts of other names.
+- ``Functional(params=("w", "b"))``: the course style. The pair's reference factory returns
+  ``(forward, backward)``, ``forward(x, *params) -> (out, cache)`` and
+  ``backward(dout, cache) -> (dx, *dparams)``.
+
+Hooks, each a method name or a function of the layer:
+- ``init(layer, *inputs)``: creates parameters that the layer builds on its first forward;
+  the harness calls it once, on the first batch, before loading the case's values;
+- ``clear(layer)``: drops what a layer caches across batches (a list of inputs, gradients it
+  accumulates); the harness calls it before every forward;
+- ``mode(layer, training)``, or an attribute name set to True or False: train / eval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from parity_tests.engine.layouts import DeclarationError
+
+Hook = str | Callable | None
+
+
+def _describe(hook: Hook) -> str:
+    return hook if isinstance(hook, str) else getattr(hook, "__name__", repr(hook))
+
+
+@dataclass(frozen=True)
+class Convention:
+    init: Hook = None
+    clear: Hook = None
+    mode: Hook = None
+
+    # -- the questions the harness asks; each subclass answers them ----------------------
+
+    def prepare(self, obj, pair_name: str):
+        """The object the other methods work on; raise DeclarationError if ``obj`` does not fit."""
+        return obj
+
+    def names(self, layer) -> set[str] | None:
+        """The names of every array the layer holds, where the convention can list them."""
+        return None
+
+    def read(self, layer, name: str) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def load(self, layer, values: dict[str, np.ndarray], dtype) -> None:
+        raise NotImplementedError
+
+    def grad(self, layer, name: str) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def forward(self, layer, inputs: list[np.ndarray]):
+        raise NotImplementedError
+
+    def backward(self, layer, method: str, upstream: np.ndarray):
+        raise NotImplementedError
+
+    def where(self, name: str) -> str:
+        """Where this convention looks for the gradient of ``name`` (for messages)."""
+        return f"the gradient of {name}"
+
+    # -- hooks -------------------------------------------------------------------------
+
+    def run_init(self, layer, inputs) -> None:
+        self._call("init", self.init, layer, *inputs)
+
+    def run_clear(self, layer) -> None:
+        self._call("clear", self.clear, layer)
+
+    def train(self, layer, training: bool, pair_name: str) -> None:
+        if self.mode is None:
+            if not training:
+                raise DeclarationError(f"pair {pair_name}: a configuration asks for eval mode, but the "
+                                       f"{type(self).__name__} convention declares no mode hook "
+                                       "(mode=\"attribute\" or mode=lambda layer, training: ...)")
+        elif isinstance(self.mode, str) and not callable(getattr(layer, self.mode, None)):
+            setattr(layer, self.mode, training)
+        else:
+            self._call("mode", self.mode, layer, training)
+
+    @staticmethod
+    def _call(role: str, hook: Hook, layer, *args):
+        if hook is None:
+            return None
+        if isinstance(hook, str):
+            method = getattr(layer, hook, None)
+            if not callable(method):
+                raise DeclarationError(f"the {role} hook names method {hook!r}, which the "
+                                       f"{type(layer).__name__} object does not have")
+            return method(*args)
+        return hook(layer, *args)
+
+
+def _method(layer, name: str, convention: Convention):
+    method = getattr(layer, name, None)
+    if not callable(method):
+        raise DeclarationError(f"the {type(convention).__name__} convention calls {type(layer).__name__}.{name}(), "
+                               f"which the object does not have (its methods: {_public_methods(layer)})")
+    return method
+
+
+def _public_methods(obj) -> str:
+    return ", ".join(n for n in dir(obj) if not n.startswith("_") and callable(getattr(obj, n, None))) or "none"
+
+
+def _returned(value, what: str, instead: str):
+    if value is None:
+        raise DeclarationError(f"{what} returned None; {instead}")
+    return value
+
+
+# -- this suite's own protocol -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Protocol(Convention):
+    """``reference.base.Layer``: named_params() / named_grads() / named_state(), train()."""
+
+    mode: Hook = "train"
+
+    def prepare(self, obj, pair_name):
+        if callable(obj) and not hasattr(obj, "named_params"):
+            return obj  # a forward-only function
+        missing = [m for m in ("named_params", "named_grads", "named_state", "to", "train")
+                   if not callable(getattr(obj, m, None))]
+        if missing:
+            raise DeclarationError(f"pair {pair_name}: the Protocol convention (reference.base.Layer) does not match "
+                                   f"the {type(obj).__name__} object: it has no {', '.join(missing)}; declare its "
+                                   "convention (Attributes, Dicts or Functional)")
+        return obj
+
+    def names(self, layer):
+        return set(layer.named_params()) | set(layer.named_state())
+
+    def read(self, layer, name):
+        return (layer.named_params() | layer.named_state()).get(name)
+
+    def load(self, layer, values, dtype):
+        layer.to(dtype)
+        arrays = layer.named_params() | layer.named_state()
+        for name, value in values.items():
+            arrays[name][...] = value
+
+    def grad(self, layer, name):
+        return layer.named_grads().get(name)
+
+    def where(self, name):
+        return f"named_grads()[{name!r}]"
+
+    def forward(self, layer, inputs):
+        return layer(*inputs)
+
+    def backward(self, layer, method, upstream):
+        return getattr(layer, method)(upstream)
+
+
+# -- attributes and dicts of any name --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Stored(Convention):
+    """Forward and backward methods whose results are returned or stored in an attribute."""
+
+    output: str | None = None
+    grad_input: str | None = None
+
+    def forward(self, layer, inputs):
+        returned = _method(layer, "forward", self)(*inputs)
+        if self.output is None:
+            return _returned(returned, f"{type(layer).__name__}.forward",
+                             "if the layer stores its output in an attribute, declare output=\"<attribute>\"")
+        return getattr(layer, self.output)
+
+    def backward(self, layer, method, upstream):
+        returned = _method(layer, method, self)(upstream)
+        if self.grad_input is None:
+            return _returned(returned, f"{type(layer).__name__}.{method}",
+                             "if the layer stores the input gradient in an attribute, declare "
+                             "grad_input=\"<attribute>\"")
+        return getattr(layer, self.grad_input, None)
+
+
+def _owner(layer, dotted: str):
+    """The object holding the last part of a dotted name, and that part."""
+    *path, last = dotted.split(".")
+    for part in path:
+        layer = getattr(layer, part)
+    return layer, last
+
+
+@dataclass(frozen=True)
+class Attributes(_Stored):
+    """Arrays as attributes; ``grads`` a pattern (``"grad_{}"``, ``"d{}"``) or {name: attribute}."""
+
+    grads: str | dict[str, str] = "grad_{}"
+
+    def grad_attribute(self, name: str) -> str:
+        owner_path, _, last = name.rpartition(".")
+        attribute = self.grads.get(name) if isinstance(self.grads, dict) else self.grads.format(last)
+        if attribute is None:
+            raise DeclarationError(f"the Attributes convention maps no gradient attribute for {name!r} "
+                                   f"(grads={self.grads!r})")
+        return f"{owner_path}.{attribute}" if owner_path and isinstance(self.grads, str) else attribute
+
+    def read(self, layer, name):
+        try:
+            owner, last = _owner(layer, name)
+        except AttributeError:
+            return None
+        value = getattr(owner, last, None)
+        return value if isinstance(value, np.ndarray) else None
+
+    def load(self, layer, values, dtype):
+        for name, value in values.items():
+            owner, last = _owner(layer, name)
+            setattr(owner, last, value.astype(dtype))
+
+    def grad(self, layer, name):
+        return self.read(layer, self.grad_attribute(name))
+
+    def where(self, name):
+        return f"attribute {self.grad_attribute(name)}"
+
+
+@dataclass(frozen=True)
+class Dicts(_Stored):
+    """Arrays in dicts held as attributes: ``params`` (and ``state``, if apart) and ``grads``."""
+
+    params: str = "params"
+    grads: str = "grads"
+    state: str | None = None
+
+    def prepare(self, obj, pair_name):
+        for role, attribute in (("params", self.params), ("grads", self.grads), ("state", self.state)):
+            if attribute is not None and not isinstance(getattr(obj, attribute, None), dict):
+                found = ", ".join(k for k, v in vars(obj).items() if isinstance(v, dict)) if hasattr(obj, "__dict__") \
+                    else ""
+                raise DeclarationError(
+                    f"pair {pair_name}: the Dicts convention declares {role}={attribute!r}, but the "
+                    f"{type(obj).__name__} object has no dict attribute {attribute!r} "
+                    f"(its dict attributes: {found or 'none'})")
+        return obj
+
+    def _arrays(self, layer) -> dict[str, Any]:
+        return getattr(layer, self.params) | (getattr(layer, self.state) if self.state else {})
+
+    def names(self, layer):
+        return {k for k, v in self._arrays(layer).items() if isinstance(v, np.ndarray)}
+
+    def read(self, layer, name):
+        return self._arrays(layer).get(name)
+
+    def load(self, layer, values, dtype):
+        for name, value in values.items():
+            holder = getattr(layer, self.state) if self.state and name in getattr(layer, self.state) \
+                else getattr(layer, self.params)
+            holder[name] = value.astype(dtype)
+
+    def grad(self, layer, name):
+        return getattr(layer, self.grads).get(name)
+
+    def where(self, name):
+        return f"{self.grads}[{name!r}]"
+
+
+# -- the functional course style -------------------------------------------------------------
+
+
+@dataclass
+class FunctionalLayer:
+    """What the harness holds for a functional pair: its two functions, parameters and cache."""
+
+    forward: Callable
+    backward: Callable
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    grads: dict[str, np.ndarray] = field(default_factory=dict)
+    cache: Any = None
+
+
+@dataclass(frozen=True)
+class Functional(Convention):
+    """``forward(x, *params) -> (out, cache)``, ``backward(dout, cache) -> (dx, *dparams)``,
+    the parameters in the order ``params`` names them."""
+
+    params: tuple[str, ...] = ()
+
+    def prepare(self, obj, pair_name):
+        if not (isinstance(obj, tuple) and len(obj) == 2 and all(callable(f) for f in obj)):
+            raise DeclarationError(f"pair {pair_name}: the Functional convention expects the reference factory to "
+                                   f"return (forward, backward), two functions; got {type(obj).__name__}")
+        return FunctionalLayer(*obj)
+
+    def names(self, layer):
+        return set(self.params)
+
+    def read(self, layer, name):
+        return layer.params.get(name)
+
+    def load(self, layer, values, dtype):
+        layer.params.update({name: value.astype(dtype) for name, value in values.items()})
+
+    def grad(self, layer, name):
+        return layer.grads.get(name)
+
+    def where(self, name):
+        return f"the backward's result for {name}"
+
+    def forward(self, layer, inputs):
+        missing = [name for name in self.params if name not in layer.params]
+        if missing:
+            raise DeclarationError(f"the Functional convention passes params {self.params}, but the pair maps no "
+                                   f"value for {missing}")
+        returned = layer.forward(*inputs, *(layer.params[name] for name in self.params))
+        name = getattr(layer.forward, "__name__", "forward")
+        if not (isinstance(returned, tuple) and len(returned) == 2):
+            raise DeclarationError(f"{name} returned {type(returned).__name__}; the Functional convention expects "
+                                   "(out, cache)")
+        output, layer.cache = returned
+        return output
+
+    def backward(self, layer, method, upstream):
+        returned = layer.backward(upstream, layer.cache)
+        name = getattr(layer.backward, "__name__", "backward")
+        expected = 1 + len(self.params)
+        if expected == 1 and isinstance(returned, np.ndarray):
+            returned = (returned,)  # a layer without parameters returns dx alone (relu_backward)
+        if not isinstance(returned, tuple) or len(returned) != expected:
+            got = f"a tuple of {len(returned)}" if isinstance(returned, tuple) else type(returned).__name__
+            raise DeclarationError(f"{name} returned {got}; the Functional convention expects {expected} values "
+                                   f"(dx, {', '.join('d' + p for p in self.params)})")
+        grad_input, *grads = returned
+        layer.grads = dict(zip(self.params, grads, strict=True))
+        return grad_input
