@@ -1,18 +1,22 @@
-"""The parity suite: the pair registry, the generic harness, the test matrix.
+"""Prove hand-written NumPy layers against their PyTorch twins, forward and backward.
 
-Usable from another project's tests to check that project's own layers::
+What another project imports is the engine (``parity_tests.engine``), re-exported here;
+``parity_tests.suite`` and ``parity_tests.tools`` are this repository's own suite and tools.
 
-    from parity_tests import Pair, Param, assert_pair, grid, normal
+    from parity_tests import Attributes, Pair, Param, grid, normal, parity_matrix
 
-    SCALE = Pair(name="Scale", reference=lambda c: MyScale(c.C), torch=lambda c: TorchScale(c.C),
+    DENSE = Pair(name="Dense", reference=lambda c: Dense(c.C, 4), torch=lambda c: nn.Linear(c.C, 4),
                  inputs=(normal("N", "C"),), configs=grid("N{N}C{C}", N=[1, 4], C=[3]),
-                 params=(Param("w", "weight"),))
+                 params=(Param("W", "weight", permute=(1, 0)), Param("b", "bias")),
+                 convention=Attributes(grads="d{}"))
 
-    def test_scale():
-        assert_pair(SCALE)
+    test_dense = parity_matrix(DENSE)     # the matrix, one pytest item a case
 """
 
+from parity_tests.engine.conventions import Attributes, Convention, Dicts, Functional, Protocol
 from parity_tests.engine.judge import Verdict, check_case
+from parity_tests.engine.layouts import DeclarationError, Layout, axes
+from parity_tests.engine.plugin import parity_matrix
 from parity_tests.engine.registry import (
     Case,
     Config,
@@ -41,6 +45,7 @@ def assert_pair(pair: Pair, dtypes=("float32", "float64"), seeds: int = 3) -> in
 
 
 __all__ = [
-    "Case", "Config", "Pair", "Param", "Tolerance", "Verdict", "assert_pair", "cases", "check_case", "grid",
-    "integers", "nested", "normal", "normal_or_tied", "probabilities", "targets",
+    "Attributes", "Case", "Config", "Convention", "DeclarationError", "Dicts", "Functional", "Layout", "Pair",
+    "Param", "Protocol", "Tolerance", "Verdict", "assert_pair", "axes", "cases", "check_case", "grid", "integers",
+    "nested", "normal", "normal_or_tied", "parity_matrix", "probabilities", "targets",
 ]

@@ -1,0 +1,190 @@
+"""The pytest plugin (entry point ``pytest11``: installing the project registers it).
+
+It gives any project the ``--parity-*`` options, the case matrix and the end-of-run table
+and reports. A project names its pairs in one of three ways:
+
+- in a test file: ``test_my_layers = parity_matrix(PAIR_A, PAIR_B)``;
+- in its ini file: ``parity_pairs = mypackage.pairs`` (modules holding a ``PAIRS`` list),
+  or ``--parity-pairs mypackage.pairs`` on the command line, with
+  ``test_parity = parity_matrix()`` in a test file;
+- in a conftest.py: ``def pytest_parity_pairs(config): return [...]``.
+
+Every test that asks for the ``parity_case`` fixture is parametrized over the cases of its
+pairs; its node id names the case, and a failing case's re-run line is that node id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+from threadpoolctl import threadpool_limits
+
+from parity_tests.engine import report
+from parity_tests.engine.judge import check_case
+from parity_tests.engine.registry import Pair, cases
+
+DTYPES = ("float32", "float64")
+DEVICES = ("cpu", "cuda")
+
+
+class HookSpecs:
+    @pytest.hookspec
+    def pytest_parity_pairs(self, config: pytest.Config) -> list[Pair]:
+        """The pairs of this project's parity matrix; every implementation's are used."""
+
+
+def pytest_addhooks(pluginmanager):
+    pluginmanager.add_hookspecs(HookSpecs)
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("parity", "layer parity suite")
+    group.addoption("--parity-pairs", default=None, metavar="MODULES",
+                    help="comma-separated modules whose PAIRS list the matrix runs (adds to ini parity_pairs)")
+    group.addoption("--parity-dtype", default=",".join(DTYPES),
+                    help="comma-separated dtypes of the parity matrix (default: float32,float64)")
+    group.addoption("--parity-seeds", type=int, default=3,
+                    help="seeds per configuration of the parity matrix (default: 3)")
+    group.addoption("--parity-report", metavar="DIR", default=None,
+                    help="write parity.json, parity.md and parity.png into DIR")
+    group.addoption("--parity-device", default="cpu",
+                    help="comma-separated torch devices of the parity matrix, cpu and/or cuda (default: cpu); "
+                         "cuda cases skip when no GPU is present and run with TF32 off")
+    group.addoption("--parity-shard", metavar="K/N", default=None,
+                    help="run only shard K of N (0 <= K < N) of the parity matrix, split by case id")
+    parser.addini("parity_pairs", type="linelist", default=[],
+                  help="modules whose PAIRS list the parity matrix runs")
+
+
+def pytest_configure(config):
+    for marker in ("slow: long runs (seeds past the default three); deselect with -m 'not slow'",
+                   "gpu: cases that need a CUDA device",
+                   "parity(pairs): the pairs a parity_case test runs (set by parity_matrix)"):
+        config.addinivalue_line("markers", marker)
+    # the matrix is thousands of tiny cases: one thread each is fastest, and xdist's workers
+    # (one a core) must not each spin up a pool of their own and fight over the cores
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+    if "cuda" in config.getoption("--parity-device").split(","):
+        # TF32 rounds float32 matmul inputs to 10 mantissa bits: torch's own float32 result
+        # would be ~1e-3 off, and the float32 tolerance (10x torch's error) would swell with it
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    config.pluginmanager.register(ParityReport(config.getoption("--parity-report")), "parity-report")
+
+
+@pytest.hookimpl
+def pytest_parity_pairs(config):
+    """The pairs of the modules named by ``--parity-pairs`` and the ini key ``parity_pairs``."""
+    option = config.getoption("--parity-pairs")
+    modules = list(config.getini("parity_pairs")) + (option.split(",") if option else [])
+    pairs = []
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as error:
+            raise pytest.UsageError(f"parity_pairs: cannot import {name!r}: {error}") from None
+        if not isinstance(getattr(module, "PAIRS", None), list | tuple):
+            raise pytest.UsageError(f"parity_pairs: module {name!r} has no PAIRS list of Pair declarations")
+        pairs += module.PAIRS
+    return pairs
+
+
+def parity_matrix(*pairs: Pair):
+    """A test function that runs every case of ``pairs``; with none, of the pairs the project
+    names (ini ``parity_pairs``, ``--parity-pairs``, or the ``pytest_parity_pairs`` hook).
+
+        test_my_layers = parity_matrix(MY_PAIR)
+    """
+
+    def test_parity(parity_case, request):
+        case = dataclasses.replace(parity_case, nodeid=request.node.nodeid)
+        verdicts = check_case(case)
+        request.node.user_properties.append(("parity", report.case_row(case, verdicts)))
+        if failures := [v.message for v in verdicts if not v.passed]:
+            pytest.fail("\n\n".join(failures), pytrace=False)
+
+    return pytest.mark.parity(pairs=tuple(pairs))(test_parity) if pairs else test_parity
+
+
+def _shard(matrix, spec):
+    if spec is None:
+        return matrix
+    try:
+        index, count = (int(part) for part in spec.split("/"))
+        assert 0 <= index < count
+    except (ValueError, AssertionError):
+        raise pytest.UsageError(f"--parity-shard: expected K/N with 0 <= K < N, got {spec!r}") from None
+    return [case for case in matrix if zlib.crc32(case.id.encode()) % count == index]
+
+
+def _pairs(metafunc) -> list[Pair]:
+    marker = metafunc.definition.get_closest_marker("parity")
+    if marker is not None:
+        pairs = list(marker.kwargs["pairs"])
+    else:
+        pairs = [p for found in metafunc.config.hook.pytest_parity_pairs(config=metafunc.config) for p in found]
+    if not pairs:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid} asks for parity_case, but no pairs are named: "
+                                "pass them to parity_matrix(...), or set the ini key parity_pairs")
+    if not all(isinstance(p, Pair) for p in pairs):
+        wrong = next(p for p in pairs if not isinstance(p, Pair))
+        raise pytest.UsageError(f"expected Pair declarations, got {type(wrong).__name__}: {wrong!r:.80}")
+    names = [p.name for p in pairs]
+    if repeated := sorted({n for n in names if names.count(n) > 1}):
+        raise pytest.UsageError(f"two pairs share the name {repeated}: case ids would collide")
+    return pairs
+
+
+def pytest_generate_tests(metafunc):
+    if "parity_case" not in metafunc.fixturenames:
+        return
+    options = metafunc.config.getoption
+    dtypes, devices = options("--parity-dtype").split(","), options("--parity-device").split(",")
+    if unknown := set(dtypes) - set(DTYPES):
+        raise pytest.UsageError(f"--parity-dtype: expected some of {DTYPES}, got {sorted(unknown)}")
+    if unknown := set(devices) - set(DEVICES):
+        raise pytest.UsageError(f"--parity-device: expected some of {DEVICES}, got {sorted(unknown)}")
+    matrix = _shard(cases(_pairs(metafunc), dtypes, options("--parity-seeds"), devices), options("--parity-shard"))
+    metafunc.parametrize("parity_case", [pytest.param(c, id=c.id, marks=_marks(c)) for c in matrix])
+
+
+def _marks(case):
+    marks = [pytest.mark.slow] if case.seed_index >= 3 else []  # seeds past the default three: a sweep
+    if case.device == "cuda":
+        marks += [pytest.mark.gpu,
+                  pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")]
+    return marks
+
+
+# -- report: xdist workers send each case's verdicts to the controller as user_properties --
+
+
+class ParityReport:
+    """Collects every case's row and prints the table (and writes the reports) at the end."""
+
+    def __init__(self, directory: str | None):
+        self.directory = directory
+        self.rows: list[dict] = []
+
+    def pytest_runtest_logreport(self, report):
+        if report.when == "call":
+            self.rows.extend(value for key, value in report.user_properties if key == "parity")
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.rows:
+            return
+        terminalreporter.section("parity summary")
+        for line in report.table(self.rows):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line("closest calls (headroom = error / tolerance; 1 fails):")
+        for line in report.closest_calls(self.rows):
+            terminalreporter.write_line("  " + line)
+        if self.directory:
+            for note in report.write_reports(self.rows, Path(self.directory)):
+                terminalreporter.write_line(note)
