@@ -38,7 +38,7 @@ def _describe(hook: Hook) -> str:
     return hook if isinstance(hook, str) else getattr(hook, "__name__", repr(hook))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)  # hooks by keyword; a subclass's own fields come first
 class Convention:
     init: Hook = None
     clear: Hook = None
@@ -56,6 +56,9 @@ class Convention:
 
     def read(self, layer, name: str) -> np.ndarray | None:
         raise NotImplementedError
+
+    def holds(self, layer, name: str) -> bool:
+        return self.read(layer, name) is not None
 
     def load(self, layer, values: dict[str, np.ndarray], dtype) -> None:
         raise NotImplementedError
@@ -126,7 +129,7 @@ def _returned(value, what: str, instead: str):
 # -- this suite's own protocol -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Protocol(Convention):
     """``reference.base.Layer``: named_params() / named_grads() / named_state(), train()."""
 
@@ -171,7 +174,7 @@ class Protocol(Convention):
 # -- attributes and dicts of any name --------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Stored(Convention):
     """Forward and backward methods whose results are returned or stored in an attribute."""
 
@@ -307,6 +310,9 @@ class Functional(Convention):
     def names(self, layer):
         return set(self.params)
 
+    def holds(self, layer, name):
+        return name in self.params  # its arrays are arguments: they exist once the harness passes them
+
     def read(self, layer, name):
         return layer.params.get(name)
 
@@ -320,10 +326,6 @@ class Functional(Convention):
         return f"the backward's result for {name}"
 
     def forward(self, layer, inputs):
-        missing = [name for name in self.params if name not in layer.params]
-        if missing:
-            raise DeclarationError(f"the Functional convention passes params {self.params}, but the pair maps no "
-                                   f"value for {missing}")
         returned = layer.forward(*inputs, *(layer.params[name] for name in self.params))
         name = getattr(layer.forward, "__name__", "forward")
         if not (isinstance(returned, tuple) and len(returned) == 2):

@@ -66,7 +66,7 @@ def synchronised(pair: Pair, layer, module) -> list[Param]:
     convention, tensors = pair.convention, _torch_arrays(module)
     present, problems = [], []
     for p in pair.params:
-        on_reference, on_torch = convention.read(layer, p.reference) is not None, p.torch in tensors
+        on_reference, on_torch = convention.holds(layer, p.reference), p.torch in tensors
         if on_reference and on_torch:
             present.append(p)
         elif on_torch:
@@ -91,11 +91,11 @@ def _listing(names) -> str:
     return "unlisted by its convention" if names is None else (", ".join(sorted(names)) or "nothing")
 
 
-def _check_layout(pair: Pair, p: Param, held: np.ndarray, torch_shape: tuple) -> None:
+def _check_layout(pair: Pair, p: Param, held: np.ndarray | None, torch_shape: tuple) -> None:
     what = f"pair {pair.name}: Param({p.reference!r}, {p.torch!r})"
     p.layout.validate(what, torch_shape)
     wanted = p.layout.reference_shape(torch_shape)
-    if np.shape(held) != wanted:
+    if held is not None and np.shape(held) != wanted:
         if np.size(held) == int(np.prod(torch_shape)):
             hint = f"; declare shape={np.shape(held)}" + (" and a permute" if sorted(np.shape(held)) != sorted(wanted)
                                                           and len(np.shape(held)) == len(wanted) else "")

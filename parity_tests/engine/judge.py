@@ -56,7 +56,7 @@ def judge_check(case: Case, check: Check, setup: Setup | None = None) -> Verdict
     expected = np.asarray(check.judge, dtype=np.float64)
 
     def fail(text: str, errors=(np.inf, np.inf, np.inf), atol=0.0) -> Verdict:
-        lines = [f"{case.id}: {check.name}: {text}", f"  re-run: {rerun_command(case)}"]
+        lines = [f"{case.id}: {check.name}: {text}", f"  re-run:    {rerun_command(case)}"]
         return Verdict(check.name, False, *errors, atol, tolerance.rtol, "\n".join(lines))
 
     if reference.dtype != np.dtype(case.dtype):

@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from parity_tests.engine import report
 from parity_tests.engine.judge import check_case
+from parity_tests.engine.layouts import DeclarationError
 from parity_tests.engine.registry import Pair, cases
 
 DTYPES = ("float32", "float64")
@@ -104,7 +105,10 @@ def parity_matrix(*pairs: Pair):
 
     def test_parity(parity_case, request):
         case = dataclasses.replace(parity_case, nodeid=request.node.nodeid)
-        verdicts = check_case(case)
+        try:
+            verdicts = check_case(case)
+        except DeclarationError as error:  # the declaration is at fault, not the layer: say so plainly
+            pytest.fail(f"{case.id}: bad declaration: {error}", pytrace=False)
         request.node.user_properties.append(("parity", report.case_row(case, verdicts)))
         if failures := [v.message for v in verdicts if not v.passed]:
             pytest.fail("\n\n".join(failures), pytrace=False)
