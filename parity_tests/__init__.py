@@ -11,8 +11,11 @@ What another project imports is the engine (``parity_tests.engine``), re-exporte
                  convention=Attributes(grads="d{}"))
 
     test_dense = parity_matrix(DENSE)     # the matrix, one pytest item a case
+
+    check(Dense(3, 4), nn.Linear(3, 4), x)  # one call, no test file: prints a verdict
 """
 
+from parity_tests.engine.check import CheckResult, check
 from parity_tests.engine.conventions import Attributes, Convention, Dicts, Functional, Protocol
 from parity_tests.engine.judge import Verdict, check_case
 from parity_tests.engine.layouts import DeclarationError, Layout, axes
@@ -45,7 +48,7 @@ def assert_pair(pair: Pair, dtypes=("float32", "float64"), seeds: int = 3) -> in
 
 
 __all__ = [
-    "Attributes", "Case", "Config", "Convention", "DeclarationError", "Dicts", "Functional", "Layout", "Pair",
+    "Attributes", "Case", "CheckResult", "check", "Config", "Convention", "DeclarationError", "Dicts", "Functional", "Layout", "Pair",
     "Param", "Protocol", "Tolerance", "Verdict", "assert_pair", "axes", "cases", "check_case", "grid", "integers",
     "nested", "normal", "normal_or_tied", "parity_matrix", "probabilities", "targets",
 ]

@@ -1,0 +1,227 @@
+"""The one-call check, for someone without a test file:
+
+    >>> from parity_tests import check
+    >>> check(MyDense(3, 4), torch.nn.Linear(3, 4), x)
+
+runs forward and backward with a random upstream gradient in float64 and in float32, with
+torch's parameter values copied into the layer through the mapping, and prints a verdict
+with the same explanation a matrix failure gives. ``x`` is given as the layer takes it.
+
+The convention and the mapping are inferred where that is unambiguous: the convention from
+the object (``named_params()``, a ``parameters`` or ``params`` dict, a ``(forward, backward)``
+pair of functions, else attributes, whose gradient and result names are found by running
+the layer once); each torch parameter from the reference arrays of a matching name and a
+fitting shape (the same shape, a permutation of it, or the same sizes with axes of one).
+Anything ambiguous is an error that lists the candidates; declare ``params=`` or
+``convention=`` to settle it.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from parity_tests.engine.conventions import Attributes, Convention, Dicts, Functional, Protocol
+from parity_tests.engine.harness import _torch_arrays, draw_setup, torch_values
+from parity_tests.engine.judge import Verdict, check_case
+from parity_tests.engine.layouts import DeclarationError, Layout
+from parity_tests.engine.registry import Case, Config, Pair, Param
+
+SYNONYMS = [{"w", "weight", "weights", "kernel"}, {"b", "bias", "biases", "intercept"},
+            {"gamma", "weight", "scale", "scaler"}, {"beta", "bias", "shift", "intercept"},
+            {"running_mean", "mean", "mu"}, {"running_var", "var", "variance"}]
+GRAD_PATTERNS = ["grad_{}", "d{}", "{}_grad", "d_{}", "grad{}"]
+OUTPUT_NAMES = ["output", "out", "y", "Y"]
+GRAD_INPUT_NAMES = ["dinputs", "grad_input", "grad_in", "dx", "dX", "grad_x"]
+
+
+@dataclass
+class CheckResult:
+    pair: Pair
+    verdicts: dict[str, list[Verdict]]  # dtype -> every tensor's verdict
+
+    @property
+    def passed(self) -> bool:
+        return all(v.passed for verdicts in self.verdicts.values() for v in verdicts)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        mapping = ", ".join(f"{p.reference} <- {p.torch}" + ("" if p.layout.identity else f" ({p.layout})")
+                            for p in self.pair.params) or "no parameters"
+        lines = [f"parity check of {self.pair.name}: {type(self.pair.convention).__name__} convention; {mapping}"]
+        for dtype, verdicts in self.verdicts.items():
+            failed = [v for v in verdicts if not v.passed]
+            worst = max((v.headroom for v in verdicts), default=0.0)
+            lines.append(f"  {dtype}: {len(verdicts) - len(failed)} of {len(verdicts)} tensors match torch "
+                         f"(worst headroom {worst:.3g}; 1 fails)")
+            lines += ["", *(v.message for v in failed), ""] if failed else []
+        lines.append("PASSED" if self.passed else "FAILED")
+        return "\n".join(lines)
+
+
+def check(layer, module: torch.nn.Module, *inputs, params: tuple[Param, ...] | None = None,
+          convention: Convention | None = None, input_layout: tuple[int, ...] | None = None,
+          output_layout: tuple[int, ...] | None = None, backward: str = "backward", name: str | None = None,
+          verbose: bool = True) -> CheckResult:
+    """Check ``layer`` against ``module`` on ``inputs`` (as the layer takes them); see the module doc."""
+    inputs = [np.asarray(x) for x in inputs]
+    torch_inputs = [Layout(input_layout if i == 0 else None).to_torch(x, None) for i, x in enumerate(inputs)]
+    convention = convention or infer_convention(layer, inputs, backward)
+    if params is None:
+        params = infer_mapping(layer, convention, module, inputs)
+    pair = Pair(
+        name=name or (type(layer).__name__ if not isinstance(layer, tuple) else layer[0].__name__),
+        reference=lambda c: copy.deepcopy(layer), torch=lambda c: copy.deepcopy(module),
+        inputs=tuple(_given(x) for x in torch_inputs), configs=(Config(id="given"),), params=tuple(params),
+        convention=convention, input_layouts=(input_layout,) if input_layout else (), output_layout=output_layout,
+        backward=backward,
+    )
+    values = torch_values(list(pair.params), module)
+    training = module.training
+    verdicts = {}
+    for dtype in ("float64", "float32"):
+        case = Case(pair, pair.configs[0], dtype, 0)
+        setup = draw_setup(case, {k: v.astype(np.float64) for k, v in values.items()})
+        setup.training = training
+        verdicts[dtype] = check_case(case, setup)
+    result = CheckResult(pair, verdicts)
+    if verbose:
+        print(result)
+    return result
+
+
+def _given(x: np.ndarray):
+    def make(config, rng, dtype):
+        return x.astype(dtype) if np.issubdtype(x.dtype, np.floating) else x.copy()
+
+    return make
+
+
+# -- inferring the convention ------------------------------------------------------------------
+
+
+def infer_convention(layer, inputs, backward: str = "backward") -> Convention:
+    if isinstance(layer, tuple) and len(layer) == 2 and all(callable(f) for f in layer):
+        names = list(inspect.signature(layer[0]).parameters)[len(inputs):]
+        return Functional(params=tuple(names))
+    if callable(getattr(layer, "named_params", None)):
+        return Protocol()
+    for params, grads in (("parameters", "gradients"), ("params", "grads")):
+        if isinstance(getattr(layer, params, None), dict) and isinstance(getattr(layer, grads, None), dict):
+            return Dicts(params, grads, **_stored_results(layer, inputs, backward))
+    return _infer_attributes(layer, inputs, backward)
+
+
+def _probe(layer, inputs, backward):
+    """Run a copy of the layer forward and backward once in float64; return it, what forward and
+    backward returned, and the array attributes it held before."""
+    probe = copy.deepcopy(layer)
+    before = _arrays(probe)
+    output = probe.forward(*[x.astype(np.float64) for x in inputs])
+    shown = output if output is not None else next((getattr(probe, n) for n in OUTPUT_NAMES
+                                                    if isinstance(getattr(probe, n, None), np.ndarray)), None)
+    if shown is None:
+        raise DeclarationError(f"cannot infer the convention of {type(layer).__name__}: forward returned None and "
+                               f"left none of {OUTPUT_NAMES}; declare convention=Attributes(output=...)")
+    returned = getattr(probe, backward)(np.ones_like(shown, dtype=np.float64))
+    return probe, output, returned, before
+
+
+def _stored_results(layer, inputs, backward) -> dict:
+    probe, output, returned, _ = _probe(layer, inputs, backward)
+    found = {}
+    if output is None:
+        found["output"] = next(n for n in OUTPUT_NAMES if isinstance(getattr(probe, n, None), np.ndarray))
+    if returned is None:
+        found["grad_input"] = _one_of(probe, GRAD_INPUT_NAMES, type(layer).__name__, "the input gradient")
+    return found
+
+
+def _one_of(probe, names, owner, what) -> str:
+    present = [n for n in names if isinstance(getattr(probe, n, None), np.ndarray)]
+    if len(present) != 1:
+        raise DeclarationError(f"cannot infer where {owner} keeps {what}: expected one of {names}, found "
+                               f"{present or 'none'}; declare it in the convention")
+    return present[0]
+
+
+def _infer_attributes(layer, inputs, backward) -> Attributes:
+    probe, output, returned, before = _probe(layer, inputs, backward)
+    after = _arrays(probe)
+    # by name alone: a gradient of the wrong shape is the judge's to report, not a reason to refuse
+    patterns = [p for p in GRAD_PATTERNS if all(p.format(n) in after for n in before)]
+    if before and len(patterns) != 1:
+        raise DeclarationError(f"cannot infer the gradient attributes of {type(layer).__name__} (arrays "
+                               f"{sorted(before)}): patterns that fit every one: {patterns or 'none'} of "
+                               f"{GRAD_PATTERNS}; declare convention=Attributes(grads=...)")
+    found = {"grads": patterns[0] if patterns else "grad_{}"}
+    if output is None:
+        found["output"] = next(n for n in OUTPUT_NAMES if n in after)
+    if returned is None:
+        found["grad_input"] = _one_of(probe, GRAD_INPUT_NAMES, type(layer).__name__, "the input gradient")
+    return Attributes(**found)
+
+
+def _arrays(obj) -> dict[str, np.ndarray]:
+    return {k: v for k, v in vars(obj).items() if isinstance(v, np.ndarray)} if hasattr(obj, "__dict__") else {}
+
+
+# -- inferring the mapping -----------------------------------------------------------------------
+
+
+def _reference_arrays(layer, convention: Convention, inputs) -> dict[str, tuple]:
+    """The reference's arrays and their shapes, built first where they are built lazily."""
+    layer = convention.prepare(copy.deepcopy(layer), "check")
+    convention.run_init(layer, inputs)
+    names = convention.names(layer)
+    if names is None:
+        names = set(_arrays(layer))
+    return {n: np.shape(convention.read(layer, n)) for n in names if convention.read(layer, n) is not None}
+
+
+def _layouts(held: tuple, torch_shape: tuple) -> list[Layout]:
+    """Every simple layout that turns torch_shape into held: identity, a permutation, a reshape."""
+    if held == torch_shape:
+        return [Layout()] + ([Layout(permute=(1, 0))] if len(held) == 2 and held[0] == held[1] else [])
+    found = [Layout(permute=p) for p in itertools.permutations(range(len(held)))
+             if tuple(held[i] for i in p) == torch_shape]
+    if not found and int(np.prod(held)) == int(np.prod(torch_shape)) and \
+            [s for s in held if s != 1] == [s for s in torch_shape if s != 1]:
+        found = [Layout(shape=tuple(held))]
+    return found
+
+
+def _same_name(reference: str, torch_name: str) -> bool:
+    a, b = reference.lower(), torch_name.rsplit(".", 1)[-1].lower()
+    return a == b or any(a in group and b in group for group in SYNONYMS)
+
+
+def infer_mapping(layer, convention: Convention, module, inputs) -> tuple[Param, ...]:
+    if isinstance(convention, Functional) and convention.params:
+        raise DeclarationError(f"cannot infer the layouts of {', '.join(convention.params)}: a functional layer's "
+                               "parameters are arguments, with no shapes to compare; declare params=(Param(...), ...)")
+    held = _reference_arrays(layer, convention, inputs)
+    mapping, problems = [], []
+    for torch_name, tensor in _torch_arrays(module).items():
+        shape = tuple(tensor.shape)
+        candidates = [(name, layout) for name, h in held.items() for layout in _layouts(h, shape)]
+        named = [c for c in candidates if _same_name(c[0], torch_name)]
+        chosen = named or candidates
+        if len(chosen) == 1:
+            name, layout = chosen[0]
+            mapping.append(Param(name, torch_name, permute=layout.permute, shape=layout.shape))
+        else:
+            listed = "; ".join(f"{n} ({layout})" for n, layout in chosen) or "none"
+            problems.append(f"torch {torch_name} {shape}: candidates {listed}")
+    if problems:
+        raise DeclarationError(f"cannot infer the mapping of {type(layer).__name__} (reference arrays: "
+                               f"{', '.join(f'{n} {s}' for n, s in sorted(held.items())) or 'none'}): "
+                               + "; ".join(problems) + "; declare params=(Param(...), ...)")
+    return tuple(mapping)
