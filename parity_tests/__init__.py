@@ -48,7 +48,7 @@ def assert_pair(pair: Pair, dtypes=("float32", "float64"), seeds: int = 3) -> in
 
 
 __all__ = [
-    "Attributes", "Case", "CheckResult", "check", "Config", "Convention", "DeclarationError", "Dicts", "Functional", "Layout", "Pair",
-    "Param", "Protocol", "Tolerance", "Verdict", "assert_pair", "axes", "cases", "check_case", "grid", "integers",
-    "nested", "normal", "normal_or_tied", "parity_matrix", "probabilities", "targets",
+    "Attributes", "Case", "CheckResult", "Config", "Convention", "DeclarationError", "Dicts", "Functional", "Layout",
+    "Pair", "Param", "Protocol", "Tolerance", "Verdict", "assert_pair", "axes", "cases", "check", "check_case", "grid",
+    "integers", "nested", "normal", "normal_or_tied", "parity_matrix", "probabilities", "targets",
 ]

@@ -78,14 +78,16 @@ def test_an_ambiguous_mapping_lists_the_candidates():
         check(own.ConvNHWC(4, (3, 3)), nn.Conv2d(3, 4, 3), np.zeros((2, 5, 6, 3)),
               convention=Dicts("parameters", "gradients", init="forward", clear="flush_gradients"))
     message = str(raised.value)
-    assert message.startswith("cannot infer the mapping of ConvNHWC (reference arrays: W (3, 3, 3, 4), b (1, 1, 1, 4)): "
-                              "torch weight (4, 3, 3, 3): candidates W (permute (3, 0, 1, 2)); W (permute (3, 0, 2, 1))")
+    assert message.startswith(
+        "cannot infer the mapping of ConvNHWC (reference arrays: W (3, 3, 3, 4), b (1, 1, 1, 4)): "
+        "torch weight (4, 3, 3, 3): candidates W (permute (3, 0, 1, 2)); W (permute (3, 0, 2, 1))")
     assert message.endswith("; declare params=(Param(...), ...)")
 
 
 def test_a_square_matrix_is_ambiguous_between_identity_and_transpose():
-    with pytest.raises(DeclarationError, match=r"torch weight \(3, 3\): candidates W \(identity\); W \(permute \(1, 0\)\)"):
+    with pytest.raises(DeclarationError) as raised:
         check(own.SeedLinear(3, 3), nn.Linear(3, 3), X)
+    assert "torch weight (3, 3): candidates W (identity); W (permute (1, 0))" in str(raised.value)
 
 
 def test_a_convention_that_cannot_be_inferred_says_what_to_declare():
