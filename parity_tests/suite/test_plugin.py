@@ -53,7 +53,9 @@ DENSE = Pair(
     convention=Attributes(grads="d{}", output="output", grad_input="dinputs"),
 )
 
-test_dense = parity_matrix(DENSE, dataclasses.replace(DENSE, name="BrokenDense", reference=lambda c: BrokenDense(c.C, 4)))
+BROKEN = dataclasses.replace(DENSE, name="BrokenDense", reference=lambda c: BrokenDense(c.C, 4))
+
+test_dense = parity_matrix(DENSE, BROKEN)
 
 
 def test_zz_the_plugin_imported_nothing_of_the_parity_repository():
