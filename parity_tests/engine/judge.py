@@ -97,7 +97,7 @@ def explain(case: Case, check: Check, setup: Setup | None, bad: np.ndarray, erro
     reference, expected = check.reference_in_torch_layout().astype(np.float64), np.asarray(check.judge)
     max_abs, max_rel, _ = errors
     worst = np.unravel_index(int(np.argmax(np.abs(reference - expected))), expected.shape) if expected.ndim else ()
-    where = "" if check.layout.identity else f" in torch's layout (the reference stores it {check.layout})"
+    where = "" if check.layout.identity else f" in torch's layout (the reference's own: {check.layout})"
     lines = [
         f"{case.id}: {check.name} does not match torch (float64 judge)",
         f"  case:      pair {case.pair.name}, config {case.config.id}, {case.dtype}, seed {case.seed_index}",

@@ -75,7 +75,7 @@ def broken(name, pair, reference):
      ["grad biases: the reference has shape (4,); its declared layout (shape (1, -1)) expects (1, 4), "
       "torch's (4,)"]),
     (broken("BrokenConvNHWC", CONV_NHWC, lambda c: own.BrokenConvNHWC(4, c.k, c.p)),
-     ["grad input does not match torch", "in torch's layout (the reference stores it permute (0, 3, 1, 2))",
+     ["grad input does not match torch", "in torch's layout (the reference's own: permute (0, 3, 1, 2))",
       "finite differences: reference wrong"]),
     (broken("Float64GradsConvNHWC", CONV_NHWC, lambda c: own.Float64GradsConvNHWC(4, c.k, c.p)),
      ["float32-N2H5W6-k3x3p0-seed0: grad W: the reference returned float64 for a float32 case"]),
