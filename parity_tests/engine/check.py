@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from parity_tests.engine.conventions import Attributes, Convention, Dicts, Functional, Protocol
-from parity_tests.engine.harness import _torch_arrays, draw_setup, torch_values
+from parity_tests.engine.harness import draw_setup, torch_arrays, torch_values
 from parity_tests.engine.judge import Verdict, check_case
 from parity_tests.engine.layouts import DeclarationError, Layout
 from parity_tests.engine.registry import Case, Config, Pair, Param
@@ -209,7 +209,7 @@ def infer_mapping(layer, convention: Convention, module, inputs) -> tuple[Param,
                                "parameters are arguments, with no shapes to compare; declare params=(Param(...), ...)")
     held = _reference_arrays(layer, convention, inputs)
     mapping, problems = [], []
-    for torch_name, tensor in _torch_arrays(module).items():
+    for torch_name, tensor in torch_arrays(module).items():
         shape = tuple(tensor.shape)
         candidates = [(name, layout) for name, h in held.items() for layout in _layouts(h, shape)]
         named = [c for c in candidates if _same_name(c[0], torch_name)]

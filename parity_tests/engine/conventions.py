@@ -34,10 +34,6 @@ from parity_tests.engine.layouts import DeclarationError
 Hook = str | Callable | None
 
 
-def _describe(hook: Hook) -> str:
-    return hook if isinstance(hook, str) else getattr(hook, "__name__", repr(hook))
-
-
 @dataclass(frozen=True, kw_only=True)  # hooks by keyword; a subclass's own fields come first
 class Convention:
     init: Hook = None
@@ -136,8 +132,6 @@ class Protocol(Convention):
     mode: Hook = "train"
 
     def prepare(self, obj, pair_name):
-        if callable(obj) and not hasattr(obj, "named_params"):
-            return obj  # a forward-only function
         missing = [m for m in ("named_params", "named_grads", "named_state", "to", "train")
                    if not callable(getattr(obj, m, None))]
         if missing:

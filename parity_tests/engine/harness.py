@@ -54,7 +54,7 @@ def case_seed(case: Case) -> int:
 # -- parameter synchronisation: the one mechanism, both directions ----------------------
 
 
-def _torch_arrays(module) -> dict[str, torch.Tensor]:
+def torch_arrays(module) -> dict[str, torch.Tensor]:
     """Parameters and floating buffers. Integer buffers (BatchNorm's num_batches_tracked) are
     not compared: with a momentum set, torch never reads them."""
     return dict(module.named_parameters()) | {n: b for n, b in module.named_buffers() if b.is_floating_point()}
@@ -63,7 +63,7 @@ def _torch_arrays(module) -> dict[str, torch.Tensor]:
 def synchronised(pair: Pair, layer, module) -> list[Param]:
     """The mapped entries present on both sides, their layouts checked against torch's shapes;
     raise if a name is missing on one side, found on neither, or an array is left unmapped."""
-    convention, tensors = pair.convention, _torch_arrays(module)
+    convention, tensors = pair.convention, torch_arrays(module)
     present, problems = [], []
     for p in pair.params:
         on_reference, on_torch = convention.holds(layer, p.reference), p.torch in tensors
@@ -96,11 +96,7 @@ def _check_layout(pair: Pair, p: Param, held: np.ndarray | None, torch_shape: tu
     p.layout.validate(what, torch_shape)
     wanted = p.layout.reference_shape(torch_shape)
     if held is not None and np.shape(held) != wanted:
-        if np.size(held) == int(np.prod(torch_shape)):
-            hint = f"; declare shape={np.shape(held)}" + (" and a permute" if sorted(np.shape(held)) != sorted(wanted)
-                                                          and len(np.shape(held)) == len(wanted) else "")
-        else:
-            hint = ""
+        hint = f"; declare shape={np.shape(held)}" if np.size(held) == int(np.prod(torch_shape)) else ""
         raise DeclarationError(f"{what}: the declared layout ({p.layout}) turns torch's {p.torch} of shape "
                                f"{torch_shape} into {wanted}, but the reference holds {np.shape(held)}{hint}")
 
@@ -307,7 +303,7 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
     pair.convention.run_init(layer, reference_inputs(pair, inputs))
     params = synchronised(pair, layer, module)
     buffers = {name for name, _ in module.named_buffers()}
-    tensors = _torch_arrays(module)
+    tensors = torch_arrays(module)
     values = {p.reference: (p.draw(rng, tuple(tensors[p.torch].shape)) if given is None else given[p.reference])
               .astype(dtype) for p in params}
     setup = Setup(inputs, params, values, training, frozenset(p.reference for p in params if p.torch in buffers))

@@ -3,6 +3,7 @@ broken copy of each. ``test_own_layers.py`` checks them through declarations alo
 
 - ``SeedLinear``: the seed's style: attributes ``W``, ``b``; ``grad_W``, ``grad_b``; backward
   returns dX.
+- ``TwoLayerNet``: two ``SeedLinear`` sub-layers as attributes, reached by dotted names.
 - ``DenseLayer``: the from-scratch-book style: ``weights`` (in, out), ``biases`` (1, out);
   forward stores ``output`` and returns nothing; backward stores ``dweights``, ``dbiases``,
   ``dinputs``.
@@ -42,6 +43,20 @@ class BrokenSeedLinear(SeedLinear):
         grad_x = super().backward(grad_in)
         self.grad_b = grad_in.mean(axis=0)  # mean where the loss sums over the batch
         return grad_x
+
+
+class TwoLayerNet:
+    """y = relu(x W1 + b1) W2 + b2, from two SeedLinear sub-layers ``fc1`` and ``fc2``."""
+
+    def __init__(self, n_in, n_hidden, n_out):
+        self.fc1, self.fc2 = SeedLinear(n_in, n_hidden), SeedLinear(n_hidden, n_out)
+
+    def forward(self, x):
+        self.hidden = self.fc1.forward(x)
+        return self.fc2.forward(np.maximum(self.hidden, 0))
+
+    def backward(self, grad_out):
+        return self.fc1.backward(self.fc2.backward(grad_out) * (self.hidden > 0))
 
 
 class DenseLayer:

@@ -10,7 +10,19 @@ import sys
 import pytest
 from torch import nn
 
-from parity_tests import Attributes, Dicts, Functional, Pair, Param, assert_pair, axes, grid, normal, parity_matrix
+from parity_tests import (
+    Attributes,
+    Dicts,
+    Functional,
+    Pair,
+    Param,
+    assert_pair,
+    axes,
+    grid,
+    nested,
+    normal,
+    parity_matrix,
+)
 from parity_tests.suite import own_layers as own
 
 NHWC = axes("NCHW", "NHWC")
@@ -22,6 +34,14 @@ SEED_LINEAR = Pair(
     name="SeedLinear", reference=lambda c: own.SeedLinear(c.C, 4), torch=lambda c: nn.Linear(c.C, 4),
     inputs=(normal("N", "C"),), configs=grid("N{N}C{C}", N=[1, 5], C=[3]),
     params=(Param("W", "weight", permute=(1, 0)), Param("b", "bias")),
+    convention=Attributes(grads="grad_{}"),
+)
+
+TWO_LAYER = Pair(
+    name="TwoLayerNet", reference=lambda c: own.TwoLayerNet(c.C, 24, 2),
+    torch=lambda c: nn.Sequential(nn.Linear(c.C, 24), nn.ReLU(), nn.Linear(24, 2)),
+    inputs=(normal("N", "C"),), configs=grid("N{N}C{C}", N=[1, 5], C=[3]),
+    params=nested("fc1", "0", SEED_LINEAR.params) + nested("fc2", "2", SEED_LINEAR.params),
     convention=Attributes(grads="grad_{}"),
 )
 
@@ -56,7 +76,7 @@ AFFINE = Pair(
     convention=Functional(params=("w", "b")),
 )
 
-EXAMPLES = [SEED_LINEAR, DENSE, CONV_NHWC, BATCHNORM_DICT, AFFINE]
+EXAMPLES = [SEED_LINEAR, TWO_LAYER, DENSE, CONV_NHWC, BATCHNORM_DICT, AFFINE]
 
 test_examples = parity_matrix(*EXAMPLES)  # every case of every example, one pytest item a case
 
@@ -111,5 +131,5 @@ def test_each_declaration_is_at_most_ten_lines():
     spans = {node.targets[0].id: node.end_lineno - node.lineno + 1 for node in tree.body
              if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
              and getattr(node.value.func, "id", "") == "Pair"}
-    assert set(spans) == {"SEED_LINEAR", "DENSE", "CONV_NHWC", "BATCHNORM_DICT", "AFFINE"}
+    assert set(spans) == {"SEED_LINEAR", "TWO_LAYER", "DENSE", "CONV_NHWC", "BATCHNORM_DICT", "AFFINE"}
     assert max(spans.values()) <= 10, spans

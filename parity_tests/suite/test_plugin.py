@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# the other project's layer is written out in full: it must not import this repository's suite
 PROJECT_TEST = '''
 import dataclasses
 import sys
