@@ -37,6 +37,7 @@ class Check:
     torch: np.ndarray
     judge: np.ndarray
     layout: Layout = IDENTITY
+    side_effect: str = ""  # a side effect found instead of a value (the check then fails with it)
 
     def reference_shape(self) -> tuple[int, ...]:
         """The shape the reference must return: the judge's, in the reference's layout."""
@@ -147,11 +148,51 @@ def reference_inputs(pair: Pair, inputs) -> list[np.ndarray]:
     return [np.array(pair.input_layout(i).to_reference(x)) for i, x in enumerate(inputs)]
 
 
+def _first_change(before: np.ndarray, after) -> str | None:
+    """Where ``after`` first differs from ``before``; None if it does not."""
+    after = np.asarray(after)
+    if before.shape != after.shape:
+        return f"shape {before.shape} -> {after.shape}"
+    same = (before == after) | (np.isnan(before) & np.isnan(after))
+    if same.all():
+        return None
+    index = tuple(int(i) for i in np.argwhere(~same)[0])
+    return f"first change at index {index}: {before[index]:.6g} -> {after[index]:.6g}"
+
+
+def _snapshot(arrays: dict) -> dict[str, np.ndarray]:
+    return {name: np.array(value, copy=True) for name, value in arrays.items() if value is not None}
+
+
+ROLES = {"upstream gradient": "the caller's upstream gradient", "output": "the output it had handed out",
+         "grad input": "the input gradient it had handed out"}
+
+
+def _changes(what: str, before: dict[str, np.ndarray], now: dict, state=frozenset()) -> list[tuple[str, str]]:
+    """(check name, message) for each array of ``before`` that ``now`` holds changed."""
+    def role(name):
+        return ROLES.get(name) or f"{'state' if name in state else 'parameter'} {name}"
+
+    return [(f"side effect: {name}", f"{what} changed {role(name)} in place: {change}")
+            for name, value in before.items() if (change := _first_change(value, now.get(name))) is not None]
+
+
 def run_reference_layer(pair: Pair, layer, setup: Setup, inputs, upstream) -> dict[str, np.ndarray]:
-    """Forward and backward on the reference; every result as it returns it (its own layout)."""
+    """Forward and backward on the reference; every result as it returns it (its own layout).
+
+    Side effects torch never has are results too (``side effect: <array>`` -> what happened):
+    backward gets the caller's own upstream array and must leave it alone; parameters must
+    not move in forward or backward, nor state in backward; the output already handed out
+    must not change in backward; the input gradient must not be the upstream array; and a
+    second forward and backward must not overwrite the first call's output or input gradient
+    (a buffer handed out and reused).
+    """
     convention, output_layout = pair.convention, Layout(pair.output_layout)
+    read = {p.reference: (lambda name=p.reference: convention.read(layer, name)) for p in setup.params}
+    params = [p.reference for p in setup.params if p.reference not in setup.state]
     originals = reference_inputs(pair, inputs)
     working = [x.copy() for x in originals]
+    before_forward = _snapshot({name: read[name]() for name in params})
     convention.run_clear(layer)
     results = {"output": np.asarray(convention.forward(layer, working))}
     if results["output"].shape != output_layout.reference_shape(upstream.shape):
@@ -160,18 +201,44 @@ def run_reference_layer(pair: Pair, layer, setup: Setup, inputs, upstream) -> di
             + ("" if output_layout.identity else f" (the declared output layout, {output_layout}, expects "
                                                  f"{output_layout.reference_shape(upstream.shape)})")
         )
-    results["grad input"] = convention.backward(layer, pair.backward, np.array(output_layout.to_reference(upstream)))
+    effects = _changes("forward", before_forward, {name: read[name]() for name in params})
+    handed_out = {"output": results["output"]}  # the objects the caller holds, watched from here on
+    judged = _snapshot(handed_out)  # the values judged: as they were when handed out
+    before_backward = _snapshot({name: read[name]() for name in read})
+    caller_upstream = np.array(output_layout.to_reference(upstream))
+    handed_out["grad input"] = convention.backward(layer, pair.backward, caller_upstream)
+    judged |= _snapshot({"grad input": handed_out["grad input"]})
+    effects += _changes("backward", {"upstream gradient": np.array(output_layout.to_reference(upstream))},
+                        {"upstream gradient": caller_upstream})
+    effects += _changes("backward", {"output": judged["output"]}, handed_out)
+    effects += _changes("backward", before_backward, {name: read[name]() for name in read}, setup.state)
+    if isinstance(handed_out["grad input"], np.ndarray) and np.shares_memory(handed_out["grad input"],
+                                                                             caller_upstream):
+        effects.append(("side effect: grad input", "backward returned (a view of) the caller's upstream gradient "
+                                                   "as the input gradient"))
     for p in setup.params:
-        if p.reference in setup.state:
-            results[f"state {p.reference}"] = convention.read(layer, p.reference)
+        if p.reference in setup.state:  # as forward left it: backward must not change it
+            judged[f"state {p.reference}"] = before_backward[p.reference]
             continue
         grad = convention.grad(layer, p.reference)
         if grad is None:
             raise HarnessError(f"reference backward left no gradient for {p.reference} "
                                f"(looked for {convention.where(p.reference)})")
-        results[f"grad {p.reference}"] = grad
+        judged[f"grad {p.reference}"] = np.array(grad, copy=True)
     _check_unchanged("reference", originals, working)
-    return results
+    effects += _second_call(pair, layer, setup, handed_out, judged)
+    return judged | {name: np.array(text) for name, text in effects}
+
+
+def _second_call(pair: Pair, layer, setup: Setup, handed_out, judged) -> list[tuple[str, str]]:
+    """Run forward and backward once more, on the decoy batch and another upstream gradient:
+    what the first call handed out must not change."""
+    convention = pair.convention
+    convention.run_clear(layer)
+    convention.forward(layer, reference_inputs(pair, setup.decoy))
+    convention.backward(layer, pair.backward, np.array(Layout(pair.output_layout).to_reference(-2.0 * setup.upstream)))
+    found = _changes("the next forward and backward", {k: judged[k] for k in handed_out}, handed_out)
+    return [(f"{name} (next call)", text) for name, text in found]
 
 
 def torch_forward(module, inputs, dtype: torch.dtype, device: str = "cpu"):
@@ -350,7 +417,8 @@ def run_case(case: Case, setup: Setup | None = None) -> list[Check]:
     twin = run_torch(pair, config, setup, getattr(torch, case.dtype), case.device)
     ref = run_reference(pair, config, setup, np.dtype(case.dtype))
     stored = layouts(pair, setup)
-    return [Check(name, ref[name], twin[name], judge[name], stored.get(name, IDENTITY)) for name in ref]
+    return [Check(name, value, np.zeros(0), np.zeros(0), side_effect=str(value)) if name.startswith("side effect")
+            else Check(name, value, twin[name], judge[name], stored.get(name, IDENTITY)) for name, value in ref.items()]
 
 
 # -- finite differences: the third judge -------------------------------------------------

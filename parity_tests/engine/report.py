@@ -57,13 +57,15 @@ def closest_calls(rows: list[dict], count: int = 10) -> list[str]:
 
 
 def kill_rates(bugs: list[dict]) -> list[str]:
-    """Caught / total of the known-bug corpus, overall and per layer."""
-    per_layer = defaultdict(list)
-    for bug in bugs:
-        per_layer[bug["layer"]].append(bug["caught"])
+    """Caught / total of a bug corpus, overall, per family and per layer."""
     caught = sum(b["caught"] for b in bugs)
     lines = [f"caught {caught}/{len(bugs)} ({100 * caught / len(bugs):.0f}%)"]
-    lines += [f"  {layer:<22}{sum(c)}/{len(c)}" for layer, c in sorted(per_layer.items())]
+    for key in ("family", "layer"):
+        groups = defaultdict(list)
+        for bug in bugs:
+            groups[bug.get(key, "")].append(bug["caught"])
+        lines += [f"  by {key}:"] + [f"    {name:<22}{sum(c)}/{len(c)} ({100 * sum(c) / len(c):.0f}%)"
+                                    for name, c in sorted(groups.items())]
     lines += [f"  SURVIVED: {b['name']}" for b in bugs if not b["caught"]]
     return lines
 

@@ -25,6 +25,7 @@ class Bug:
     attribute: str
     replacement: Callable
     mistake: str
+    family: str = "maths"  # maths, side effects, numerics, composition, optimizers
 
 
 # -- activations ------------------------------------------------------------------------
@@ -469,8 +470,68 @@ def neuron_loss_after_step(features, labels, initial_weights, initial_bias, lear
 # -- the corpus ---------------------------------------------------------------------------
 
 
-def _patch(name, pairs, owner, attribute, replacement, mistake):
-    return Bug(name, tuple(pairs.split()), owner, attribute, replacement, mistake)
+
+# -- side effects: right numbers, wrong behaviour in a network ---------------------------
+
+# the correct methods, kept before any variant is patched in, for variants that wrap them
+LINEAR_BACKWARD = linear.Linear.backward
+RESIDUAL_BACKWARD = blocks.ResidualBlock.backward
+BATCHNORM_BACKWARD = norm.BatchNorm2d.backward
+
+
+def relu_grad_zeroes_upstream_in_place(self, g):
+    g = self._check_grad(g)
+    g[~self.active] = 0  # the classic shortcut: the caller's array is zeroed where x <= 0
+    return g
+
+
+def linear_backward_steps_its_weights(self, grad_out):
+    grad_x = LINEAR_BACKWARD(self, grad_out)
+    self.params["W"] -= 0.01 * self.grads["W"]  # an SGD step hidden in backward
+    return grad_x
+
+
+def sigmoid_output_in_a_reused_buffer(self, x):
+    activations.check_input(x, "Sigmoid input")
+    if getattr(self, "buffer", None) is None or self.buffer.shape != x.shape or self.buffer.dtype != x.dtype:
+        self.buffer = np.empty_like(x)
+    with np.errstate(over="ignore"):
+        np.divide(1.0, 1.0 + np.exp(-np.clip(x, -500, 500)), out=self.buffer)  # one buffer, handed out every call
+    self.y = self.buffer
+    return self._remember_output(self.y)
+
+
+def softmax_grad_written_into_output(self, g):
+    g = self._check_grad(g)
+    dot = np.sum(self.y * g, axis=1, keepdims=True)
+    grad = self.y  # not a copy: the output the caller holds becomes the gradient
+    grad *= g - dot
+    return grad
+
+
+def residual_weight_decay_in_backward(self, grad_out):
+    grad_x = RESIDUAL_BACKWARD(self, grad_out)
+    for name in ("w1", "w2"):
+        self.params[name] *= 1 - 1e-4  # weight decay applied where the gradient is computed
+    return grad_x
+
+
+def bn_running_stats_updated_in_backward(self, g):
+    grad_x = BATCHNORM_BACKWARD(self, g)
+    self.state["running_mean"] = 0.9 * self.state["running_mean"]  # a second momentum step, in backward
+    return grad_x
+
+
+def gap_grad_returns_upstream_for_one_pixel(self, grad_out):
+    grad_out = self._check_grad(grad_out)
+    h, w = self.x_shape[2:]
+    if h * w == 1:
+        return grad_out  # "nothing to spread": hands the caller's own array back as dL/dx
+    return np.broadcast_to(grad_out / (h * w), self.x_shape).copy()
+
+
+def _patch(name, pairs, owner, attribute, replacement, mistake, family="maths"):
+    return Bug(name, tuple(pairs.split()), owner, attribute, replacement, mistake, family)
 
 
 A, L, C, N, P, B = activations, losses, conv, norm, pooling, blocks
@@ -582,4 +643,20 @@ BUGS = [
            "the bias is never stepped"),
     _patch("neuron_loss_after_step", "train_neuron", neuron, "train_neuron", neuron_loss_after_step,
            "records each epoch's loss after the step"),
+    # side effects
+    _patch("relu_grad_zeroes_upstream_in_place", "ReLU", A.ReLU, "backward", relu_grad_zeroes_upstream_in_place,
+           "dout[x <= 0] = 0 on the caller's array", "side effects"),
+    _patch("linear_backward_steps_its_weights", "Linear", linear.Linear, "backward",
+           linear_backward_steps_its_weights, "backward quietly updates W", "side effects"),
+    _patch("sigmoid_output_in_a_reused_buffer", "Sigmoid", A.Sigmoid, "forward", sigmoid_output_in_a_reused_buffer,
+           "forward returns one buffer that the next forward overwrites", "side effects"),
+    _patch("softmax_grad_written_into_output", "Softmax", A.Softmax, "backward", softmax_grad_written_into_output,
+           "backward computes the gradient in the output array it handed out", "side effects"),
+    _patch("residual_weight_decay_in_backward", "ResidualBlock", B.ResidualBlock, "backward",
+           residual_weight_decay_in_backward, "weight decay applied to the weights inside backward", "side effects"),
+    _patch("bn_running_stats_updated_in_backward", "BatchNorm2d", N.BatchNorm2d, "backward",
+           bn_running_stats_updated_in_backward, "running statistics moved again in backward", "side effects"),
+    _patch("gap_grad_returns_upstream_for_one_pixel", "GlobalAvgPool2d", P.GlobalAvgPool2d, "backward",
+           gap_grad_returns_upstream_for_one_pixel, "returns the caller's upstream array as dL/dx for 1x1 inputs",
+           "side effects"),
 ]

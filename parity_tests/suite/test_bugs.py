@@ -32,5 +32,35 @@ def test_corpus_is_large_and_spread_over_every_pair():
 def test_bug_is_caught(bug, monkeypatch, request):
     monkeypatch.setattr(bug.owner, bug.attribute, bug.replacement)
     caught_by = first_catch(bug)
-    request.node.user_properties.append(("bug", {"name": bug.name, "layer": bug.pairs[0], "caught": bool(caught_by)}))
+    request.node.user_properties.append(("bug", {"name": bug.name, "layer": bug.pairs[0], "family": bug.family,
+                                                 "caught": bool(caught_by)}))
     assert caught_by, f"{bug.name} ({bug.mistake}) survived the default matrix of {bug.pairs}"
+
+
+SIDE_EFFECTS = {  # each side-effect variant, and the start of what its failure says
+    "relu_grad_zeroes_upstream_in_place":
+        "side effect: backward changed the caller's upstream gradient in place: first change at index (0, ",
+    "linear_backward_steps_its_weights": "side effect: backward changed parameter W in place: first change at index",
+    "sigmoid_output_in_a_reused_buffer":
+        "side effect: the next forward and backward changed the output it had handed out in place: first change at",
+    "softmax_grad_written_into_output":
+        "side effect: backward changed the output it had handed out in place: first change at index",
+    "residual_weight_decay_in_backward": "side effect: backward changed parameter w1 in place: first change at",
+    "bn_running_stats_updated_in_backward":
+        "side effect: backward changed state running_mean in place: first change at index",
+    "gap_grad_returns_upstream_for_one_pixel":
+        "side effect: backward returned (a view of) the caller's upstream gradient as the input gradient",
+}
+
+
+@pytest.mark.parametrize("bug", [b for b in BUGS if b.family == "side effects"], ids=lambda bug: bug.name)
+def test_side_effects_are_caught_by_the_side_effect_rules(bug, monkeypatch):
+    monkeypatch.setattr(bug.owner, bug.attribute, bug.replacement)
+    for case in cases([REGISTRY[name] for name in bug.pairs]):
+        with np.errstate(all="ignore"):
+            failed = [v for v in check_case(case) if not v.passed]
+        if failed:
+            assert all(v.check.startswith("side effect") for v in failed), [v.message for v in failed]
+            assert SIDE_EFFECTS[bug.name] in failed[0].message, failed[0].message
+            return
+    pytest.fail(f"{bug.name} survived")
