@@ -186,6 +186,9 @@ class ParityReport:
         terminalreporter.section("parity summary")
         for line in report.table(self.rows):
             terminalreporter.write_line(line)
+        terminalreporter.write_line("by input distribution:")
+        for line in report.by_distribution(self.rows):
+            terminalreporter.write_line("  " + line)
         terminalreporter.write_line("closest calls (headroom = error / tolerance; 1 fails):")
         for line in report.closest_calls(self.rows):
             terminalreporter.write_line("  " + line)

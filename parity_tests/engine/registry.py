@@ -95,23 +95,61 @@ def _shape(config: Config, dims) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def normal(*dims, scale: float = 1.0):
-    def make(config, rng, dtype):
-        return np.asarray(scale * rng.standard_normal(_shape(config, dims)), dtype=dtype)
+# Input distributions: real activations are not zero-mean with unit spread. A case's
+# ``config.distribution`` names one; an input maker that declares it draws from it, any
+# other input of the case stays standard. With z ~ N(0, 1) and the maker's scale s:
+DISTRIBUTIONS = {
+    "standard": "s z",
+    "offset": "100 + s z: a mean far above the spread, as after a ReLU or for raw pixels",
+    "wide": "s z 10^u, u ~ U(-2, 2): magnitudes over four orders",
+    "large": "100 z: values in the hundreds, as logits and exponents reach",
+}
 
+
+def distributed(rng: np.random.Generator, shape: tuple, scale: float, distribution: str) -> np.ndarray:
+    z = rng.standard_normal(shape)  # first, so a standard draw is the same whatever else is declared
+    if distribution == "offset":
+        return 100.0 + scale * z
+    if distribution == "wide":
+        return scale * z * 10.0 ** rng.uniform(-2, 2, shape)
+    if distribution == "large":
+        return 100.0 * z
+    return scale * z
+
+
+def _declared(make, distributions: tuple[str, ...]):
+    if unknown := set(distributions) - set(DISTRIBUTIONS):
+        raise DeclarationError(f"unknown input distributions {sorted(unknown)}: expected some of {list(DISTRIBUTIONS)}")
+    make.distributions = ("standard", *(d for d in distributions if d != "standard"))
     return make
 
 
-def normal_or_tied(*dims):
+def _distribution(config: Config, make) -> str:
+    wanted = getattr(config, "distribution", "standard")
+    return wanted if wanted in make.distributions else "standard"
+
+
+def normal(*dims, scale: float = 1.0, distributions: tuple[str, ...] = ("standard",)):
+    """Normal values of the shape ``dims`` names, from the case's distribution where this
+    input declares it (see DISTRIBUTIONS)."""
+
+    def make(config, rng, dtype):
+        return np.asarray(distributed(rng, _shape(config, dims), scale, _distribution(config, make)), dtype=dtype)
+
+    return _declared(make, distributions)
+
+
+def normal_or_tied(*dims, distributions: tuple[str, ...] = ("standard",)):
     """Normal values, or with ``config.ties`` small integers (as floats): many equal values,
-    so a max must break ties the way torch does."""
+    so a max must break ties the way torch does. An offset moves the integers, ties and all."""
 
     def make(config, rng, dtype):
         if getattr(config, "ties", False):
-            return rng.integers(-2, 3, _shape(config, dims)).astype(dtype)
-        return normal(*dims)(config, rng, dtype)
+            offset = 100.0 if _distribution(config, make) == "offset" else 0.0
+            return (offset + rng.integers(-2, 3, _shape(config, dims))).astype(dtype)
+        return np.asarray(distributed(rng, _shape(config, dims), 1.0, _distribution(config, make)), dtype=dtype)
 
-    return make
+    return _declared(make, distributions)
 
 
 def probabilities(*dims):
@@ -220,6 +258,12 @@ class Pair:
     def is_layer(self) -> bool:
         return self.backward is not None
 
+    @property
+    def distributions(self) -> tuple[str, ...]:
+        """Every input distribution some input of the pair declares, standard first."""
+        declared = {d for make in self.inputs for d in getattr(make, "distributions", ("standard",))}
+        return tuple(d for d in DISTRIBUTIONS if d in declared)
+
 
 @dataclass(frozen=True)
 class Case:
@@ -238,12 +282,26 @@ class Case:
         return f"{self.pair.name}-{self.dtype}{device}-{self.config.id}-seed{self.seed_index}"
 
 
+def with_distribution(config: Config, distribution: str) -> Config:
+    """The configuration drawn from another input distribution; its id says which."""
+    if distribution == "standard":
+        return config
+    return Config(**(vars(config) | {"distribution": distribution, "id": f"{config.id}-{distribution}"}))
+
+
+def distribution_seeds(seeds: int) -> int:
+    """Seeds of each non-standard distribution: a third of the standard ones, at least one
+    (the default matrix: one), so the axis costs at most about twice the standard matrix."""
+    return max(1, seeds // 3)
+
+
 def cases(pairs, dtypes=("float32", "float64"), seeds: int = 3, devices=("cpu",)) -> list[Case]:
     return [
-        Case(pair, config, dtype, seed, device)
+        Case(pair, with_distribution(config, distribution), dtype, seed, device)
         for pair in pairs
         for dtype in dtypes
         for device in devices
         for config in pair.configs
-        for seed in range(seeds)
+        for distribution in pair.distributions
+        for seed in range(seeds if distribution == "standard" else distribution_seeds(seeds))
     ]

@@ -14,7 +14,8 @@ CATEGORIES = ("output", "grad input", "grad params", "state")
 def case_row(case, verdicts) -> dict:
     """One case as the report keeps it: ids, verdict, and every check's errors and tolerance."""
     return {"case": case.id, "pair": case.pair.name, "dtype": case.dtype, "config": case.config.id,
-            "seed": case.seed_index, "passed": all(v.passed for v in verdicts),
+            "distribution": getattr(case.config, "distribution", "standard"), "seed": case.seed_index,
+            "passed": all(v.passed for v in verdicts),
             "checks": [{k: v for k, v in dataclasses.asdict(verdict).items() if k != "message"}
                        for verdict in verdicts]}
 
@@ -47,6 +48,20 @@ def table(rows: list[dict]) -> list[str]:
         failed = sum(not r["passed"] for r in group)
         lines.append(f"{pair:<22}{dtype:<9}{len(group):>6}{failed:>7}{worst['max_abs_error']:>13.3g}"
                      f"{worst['atol']:>11.3g}{worst['headroom']:>10.3g}  {worst['check']}")
+    return lines
+
+
+def by_distribution(rows: list[dict]) -> list[str]:
+    """Worst headroom per input distribution and dtype, over every pair that runs it."""
+    groups = defaultdict(list)
+    for row in rows:
+        groups[(row.get("distribution", "standard"), row["dtype"])].append(row)
+    lines = [f"{'distribution':<14}{'dtype':<9}{'cases':>6}{'failed':>7}{'headroom':>10}  worst case"]
+    for (distribution, dtype), group in sorted(groups.items()):
+        worst_row = max(group, key=lambda r: worst_check(r)["headroom"])
+        worst = worst_check(worst_row)
+        lines.append(f"{distribution:<14}{dtype:<9}{len(group):>6}{sum(not r['passed'] for r in group):>7}"
+                     f"{worst['headroom']:>10.3g}  {worst_row['case']}: {worst['check']}")
     return lines
 
 
@@ -92,6 +107,7 @@ def markdown(rows: list[dict]) -> str:
         failed = sum(not r["passed"] for r in group)
         lines.append(f"| {pair} | {dtype} | {len(group)} | {failed} | {worst['max_abs_error']:.3g} | "
                      f"{worst['atol']:.3g} | {worst['headroom']:.3g} | {worst['check']} |")
+    lines += ["", "By input distribution:", "", "```", *by_distribution(rows), "```"]
     lines += ["", "Closest calls (headroom = error / tolerance; 1 fails):", "", "```", *closest_calls(rows), "```", ""]
     return "\n".join(lines)
 

@@ -530,6 +530,67 @@ def gap_grad_returns_upstream_for_one_pixel(self, grad_out):
     return np.broadcast_to(grad_out / (h * w), self.x_shape).copy()
 
 
+# -- numerics: exact on paper, unstable in float32 on real inputs ------------------------
+
+
+def _one_pass_var(x, axis):
+    return np.mean(x * x, axis=axis, keepdims=True) - np.mean(x, axis=axis, keepdims=True) ** 2
+
+
+def bn_one_pass_variance(self, x):
+    channels = self.params["gamma"].shape[0]
+    norm.check_input(x, "BatchNorm2d input", ("N", channels, "H", "W"))
+    if self.training:
+        m = x.shape[0] * x.shape[2] * x.shape[3]
+        mean = x.mean(axis=norm.AXES)
+        var = _one_pass_var(x, norm.AXES).reshape(-1)  # E[x^2] - E[x]^2
+        self.state["running_mean"] = (1 - self.momentum) * self.state["running_mean"] + self.momentum * mean
+        self.state["running_var"] = (1 - self.momentum) * self.state["running_var"] + self.momentum * var * m / (m - 1)
+    else:
+        mean, var = self.state["running_mean"], self.state["running_var"]
+    self.std = np.sqrt(var + self.eps)[:, None, None]
+    self.x_hat = (x - mean[:, None, None]) / self.std
+    return self._remember_output(self.params["gamma"][:, None, None] * self.x_hat + self.params["beta"][:, None, None])
+
+
+def layernorm_one_pass_variance(self, x):
+    k = len(self.normalized_shape)
+    self.axes = tuple(range(x.ndim - k, x.ndim))
+    mean, var = x.mean(axis=self.axes, keepdims=True), _one_pass_var(x, self.axes)  # E[x^2] - E[x]^2
+    self.std = np.sqrt(var + self.eps)
+    self.x_hat = (x - mean) / self.std
+    y = self.params["gamma"] * self.x_hat + self.params["beta"] if self.params else self.x_hat
+    return self._remember_output(y)
+
+
+def batch_normalization_one_pass_variance(X, gamma, beta, epsilon=1e-5):
+    mean, var = X.mean(axis=norm.AXES, keepdims=True), _one_pass_var(X, norm.AXES)
+    return gamma * (X - mean) / np.sqrt(var + epsilon) + beta
+
+
+def softmax_without_max_shift(self, x):
+    exp = np.exp(x)  # overflows once logits pass ~88 in float32
+    self.y = exp / exp.sum(axis=1, keepdims=True)
+    return self._remember_output(self.y)
+
+
+def softmax_naive_log_sum_exp(self, x):
+    log_sum = np.log(np.sum(np.exp(x), axis=1, keepdims=True))  # log-sum-exp without the max
+    self.y = np.exp(x - log_sum)
+    return self._remember_output(self.y)
+
+
+def sigmoid_exp_over_one_plus_exp(self, x):
+    exp = np.exp(np.clip(x, -500, 500))
+    self.y = exp / (1.0 + exp)  # inf / inf once x passes ~88 in float32
+    return self._remember_output(self.y)
+
+
+def mse_expanded_square(self, pred, target):
+    self.diff = pred - target
+    return self._remember_output(np.mean(pred * pred - 2 * pred * target + target * target))  # cancels
+
+
 def _patch(name, pairs, owner, attribute, replacement, mistake, family="maths"):
     return Bug(name, tuple(pairs.split()), owner, attribute, replacement, mistake, family)
 
@@ -659,4 +720,19 @@ BUGS = [
     _patch("gap_grad_returns_upstream_for_one_pixel", "GlobalAvgPool2d", P.GlobalAvgPool2d, "backward",
            gap_grad_returns_upstream_for_one_pixel, "returns the caller's upstream array as dL/dx for 1x1 inputs",
            "side effects"),
+    # numerics on hostile inputs
+    _patch("bn_one_pass_variance", "BatchNorm2d", N.BatchNorm2d, "forward", bn_one_pass_variance,
+           "variance as E[x^2] - E[x]^2", "numerics"),
+    _patch("layernorm_one_pass_variance", "LayerNorm", N.LayerNorm, "forward", layernorm_one_pass_variance,
+           "variance as E[x^2] - E[x]^2", "numerics"),
+    _patch("batch_normalization_one_pass_variance", "batch_normalization", N, "batch_normalization",
+           batch_normalization_one_pass_variance, "variance as E[x^2] - E[x]^2", "numerics"),
+    _patch("softmax_without_max_shift", "Softmax", A.Softmax, "forward", softmax_without_max_shift,
+           "exp(x) without subtracting the row max", "numerics"),
+    _patch("softmax_naive_log_sum_exp", "Softmax", A.Softmax, "forward", softmax_naive_log_sum_exp,
+           "exp(x - log sum exp x) with a naive log-sum-exp", "numerics"),
+    _patch("sigmoid_exp_over_one_plus_exp", "Sigmoid", A.Sigmoid, "forward", sigmoid_exp_over_one_plus_exp,
+           "sigmoid as exp(x) / (1 + exp(x))", "numerics"),
+    _patch("mse_expanded_square", "MSELoss", L.MSELoss, "forward", mse_expanded_square,
+           "(p - t)^2 expanded to p^2 - 2pt + t^2", "numerics"),
 ]

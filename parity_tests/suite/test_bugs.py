@@ -64,3 +64,15 @@ def test_side_effects_are_caught_by_the_side_effect_rules(bug, monkeypatch):
             assert SIDE_EFFECTS[bug.name] in failed[0].message, failed[0].message
             return
     pytest.fail(f"{bug.name} survived")
+
+
+@pytest.mark.parametrize("bug", [b for b in BUGS if b.family == "numerics"], ids=lambda bug: bug.name)
+def test_numerics_variants_pass_standard_inputs_and_fail_hostile_ones(bug, monkeypatch):
+    """Why the distribution axis exists: each of these survives every standard draw."""
+    monkeypatch.setattr(bug.owner, bug.attribute, bug.replacement)
+    caught = set()
+    for case in cases([REGISTRY[name] for name in bug.pairs]):
+        with np.errstate(all="ignore"):
+            if any(not v.passed for v in check_case(case)):
+                caught.add(getattr(case.config, "distribution", "standard"))
+    assert caught and "standard" not in caught, caught

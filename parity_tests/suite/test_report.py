@@ -37,3 +37,14 @@ def test_table_and_closest_calls():
     assert header.split()[:4] == ["pair", "dtype", "cases", "failed"]
     assert [line.split()[:2] for line in lines] == [["Sigmoid", "float32"], ["Sigmoid", "float64"]]
     assert len(report.closest_calls(rows, count=3)) == 3
+
+
+def test_headroom_per_distribution():
+    rows = rows_for(["LayerNorm"])
+    header, *lines = report.by_distribution(rows)
+    assert header.split()[:2] == ["distribution", "dtype"]
+    assert [line.split()[:2] for line in lines] == [[d, t] for d in ("large", "offset", "standard", "wide")
+                                                    for t in ("float32", "float64")]
+    assert all(line.split()[4].replace(".", "").replace("e-", "").isdigit() for line in lines)  # a headroom
+    markdown = report.markdown(rows)
+    assert "By input distribution:" in markdown and "offset        float32" in markdown
