@@ -1,5 +1,6 @@
 """Hypothesis over every pair: configurations recombined from each axis of the pair's grid
-(shapes, strides, paddings, channels, batch sizes, modes), input value scales and seeds.
+(shapes, strides, paddings, channels, batch sizes, modes), input distributions, input value
+scales and seeds.
 A failure shrinks to the smallest configuration. A configuration torch refuses must be
 refused by the reference too.
 
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from parity_tests.engine.harness import draw_setup
 from parity_tests.engine.judge import check_case
-from parity_tests.engine.registry import Case, Config
+from parity_tests.engine.registry import Case, Config, with_distribution
 from parity_tests.suite.pairs import PAIRS
 
 UNSCALED = {"CrossEntropyLoss"}  # its first input is probabilities: scaling would leave the simplex
@@ -37,7 +38,8 @@ def configs(pair):
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzz(pair, data):
-    config = data.draw(configs(pair), label="config")
+    config = with_distribution(data.draw(configs(pair), label="config"),
+                               data.draw(st.sampled_from(pair.distributions), label="distribution"))
     dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
     scale = 1.0 if pair.name in UNSCALED else data.draw(st.sampled_from([0.25, 1.0, 4.0]), label="scale")
     case = Case(pair, config, dtype, data.draw(st.integers(0, 2**16), label="seed"))
