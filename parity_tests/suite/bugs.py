@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from reference import activations, blocks, conv, linear, losses, neuron, norm, pooling
+import math
+
+from reference import activations, blocks, conv, linear, losses, neuron, norm, optim, pooling
 
 
 @dataclass(frozen=True)
@@ -591,6 +593,83 @@ def mse_expanded_square(self, pred, target):
     return self._remember_output(np.mean(pred * pred - 2 * pred * target + target * target))  # cancels
 
 
+# -- optimizers ---------------------------------------------------------------------------
+
+
+def _sgd_step(self, grads, *, velocity_with_lr=False, forget_nesterov=False, decoupled_decay=False,
+              drop_buffer=False):
+    """SGD.step with one of its classic mistakes switched on."""
+    for name, p in self.params.items():
+        g = grads[name] + (0 if decoupled_decay else self.weight_decay * p)
+        state = self.state[name]
+        if "momentum_buffer" not in state or drop_buffer:
+            state["momentum_buffer"] = (self.lr if velocity_with_lr else 1.0) * g
+        else:
+            state["momentum_buffer"] = self.momentum * state["momentum_buffer"] + (self.lr if velocity_with_lr
+                                                                                     else 1.0) * g
+        b = state["momentum_buffer"]
+        step = b / self.lr if velocity_with_lr else (g + self.momentum * b if self.nesterov and not forget_nesterov
+                                                     else b)
+        if decoupled_decay:
+            p *= 1 - self.lr * self.weight_decay
+        p -= self.lr * step
+
+
+def sgd_velocity_holds_lr(self, grads):
+    _sgd_step(self, grads, velocity_with_lr=True)  # v = mu v + lr g: the textbook velocity, not torch's buffer
+
+
+def sgd_nesterov_ignored(self, grads):
+    _sgd_step(self, grads, forget_nesterov=True)
+
+
+def sgd_decoupled_weight_decay(self, grads):
+    _sgd_step(self, grads, decoupled_decay=True)
+
+
+def sgd_buffer_not_carried(self, grads):
+    _sgd_step(self, grads, drop_buffer=True)  # a fresh buffer every step: the momentum is lost
+
+
+def _adam_step(self, grads, *, no_bias_correction=False, eps_inside_sqrt=False, decoupled_decay=False,
+               reset_step=False):
+    """Adam.step with one of its classic mistakes switched on."""
+    beta1, beta2 = self.betas
+    for name, p in self.params.items():
+        g = grads[name] + (0 if decoupled_decay else self.weight_decay * p)
+        state = self.state[name]
+        if not state or reset_step:
+            state.update(step=0, exp_avg=state.get("exp_avg", np.zeros_like(p)),
+                         exp_avg_sq=state.get("exp_avg_sq", np.zeros_like(p)))
+        state["step"] += 1
+        state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * g
+        state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
+        c1, c2 = (1.0, 1.0) if no_bias_correction else (1 - beta1 ** state["step"], 1 - beta2 ** state["step"])
+        if eps_inside_sqrt:
+            denominator = np.sqrt(state["exp_avg_sq"] / c2 + self.eps)
+        else:
+            denominator = np.sqrt(state["exp_avg_sq"]) / math.sqrt(c2) + self.eps
+        if decoupled_decay:
+            p *= 1 - self.lr * self.weight_decay
+        p -= self.lr / c1 * state["exp_avg"] / denominator
+
+
+def adam_without_bias_correction(self, grads):
+    _adam_step(self, grads, no_bias_correction=True)
+
+
+def adam_eps_inside_sqrt(self, grads):
+    _adam_step(self, grads, eps_inside_sqrt=True)
+
+
+def adam_decoupled_weight_decay(self, grads):
+    _adam_step(self, grads, decoupled_decay=True)  # AdamW's decay, where torch's Adam adds L2 to g
+
+
+def adam_step_count_not_carried(self, grads):
+    _adam_step(self, grads, reset_step=True)  # bias correction as if every step were the first
+
+
 def _patch(name, pairs, owner, attribute, replacement, mistake, family="maths"):
     return Bug(name, tuple(pairs.split()), owner, attribute, replacement, mistake, family)
 
@@ -735,4 +814,21 @@ BUGS = [
            "sigmoid as exp(x) / (1 + exp(x))", "numerics"),
     _patch("mse_expanded_square", "MSELoss", L.MSELoss, "forward", mse_expanded_square,
            "(p - t)^2 expanded to p^2 - 2pt + t^2", "numerics"),
+    # optimizers
+    _patch("sgd_velocity_holds_lr", "SGD", optim.SGD, "step", sgd_velocity_holds_lr,
+           "momentum buffer v = mu v + lr g, not torch's mu b + g", "optimizers"),
+    _patch("sgd_nesterov_ignored", "SGD", optim.SGD, "step", sgd_nesterov_ignored,
+           "Nesterov flag accepted and ignored", "optimizers"),
+    _patch("sgd_decoupled_weight_decay", "SGD", optim.SGD, "step", sgd_decoupled_weight_decay,
+           "weight decay applied to p, not added to the gradient", "optimizers"),
+    _patch("sgd_buffer_not_carried", "SGD", optim.SGD, "step", sgd_buffer_not_carried,
+           "momentum buffer rebuilt every step", "optimizers"),
+    _patch("adam_without_bias_correction", "Adam", optim.Adam, "step", adam_without_bias_correction,
+           "m and v used without bias correction", "optimizers"),
+    _patch("adam_eps_inside_sqrt", "Adam", optim.Adam, "step", adam_eps_inside_sqrt,
+           "sqrt(v_hat + eps) instead of sqrt(v_hat) + eps", "optimizers"),
+    _patch("adam_decoupled_weight_decay", "Adam", optim.Adam, "step", adam_decoupled_weight_decay,
+           "AdamW's decoupled decay in Adam", "optimizers"),
+    _patch("adam_step_count_not_carried", "Adam", optim.Adam, "step", adam_step_count_not_carried,
+           "step counter restarts every step", "optimizers"),
 ]

@@ -15,7 +15,7 @@ from parity_tests.engine.registry import (
     probabilities,
     targets,
 )
-from reference import activations, blocks, conv, linear, losses, neuron, norm, pooling
+from reference import activations, blocks, conv, linear, losses, neuron, norm, optim, pooling
 from torch_impl import activations as t_activations
 from torch_impl import blocks as t_blocks
 from torch_impl import conv as t_conv
@@ -23,6 +23,7 @@ from torch_impl import linear as t_linear
 from torch_impl import losses as t_losses
 from torch_impl import neuron as t_neuron
 from torch_impl import norm as t_norm
+from torch_impl import optim as t_optim
 from torch_impl import pooling as t_pooling
 
 # -- parameter mappings of the building blocks -------------------------------------------
@@ -260,6 +261,43 @@ PAIRS = [
         backward=None,
         outputs=("weights", "bias", "losses"),
         differentiable=False,  # its gradients live inside the loop; the trajectory checks them
+    ),
+]
+
+
+
+def optimizer_id(c: Config) -> str:
+    momentum = ("-nesterov" if c.nesterov else "-momentum") if getattr(c, "momentum", 0) else ""
+    return f"{dims(c.shape)}-steps{c.steps}{momentum}" + (f"-wd{c.wd}" if c.wd else "")
+
+
+# optimizers: one parameter through 1 and 5 steps of random gradients; the parameter and
+# every state entry compared (a state not carried shows at the second step)
+PAIRS += [
+    Pair(
+        name="SGD",
+        reference=lambda c: partial(optim.optimize, optim.SGD, state=("momentum_buffer",), lr=0.1,
+                                    momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.wd),
+        torch=lambda c: partial(t_optim.optimize, t_optim.SGD, state=("momentum_buffer",), lr=0.1,
+                                momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.wd),
+        inputs=(normal("shape"), normal("steps", "shape")),
+        configs=grid(optimizer_id, shape=[(3, 4)], steps=[1, 5], momentum=[0.9], nesterov=[False, True],
+                     wd=[0, 0.01]),
+        backward=None,
+        outputs=("param", "momentum_buffer"),
+        differentiable=False,  # torch.optim steps without autograd
+    ),
+    Pair(
+        name="Adam",
+        reference=lambda c: partial(optim.optimize, optim.Adam, state=("exp_avg", "exp_avg_sq"), lr=0.01,
+                                    weight_decay=c.wd),
+        torch=lambda c: partial(t_optim.optimize, t_optim.Adam, state=("exp_avg", "exp_avg_sq"), lr=0.01,
+                                weight_decay=c.wd),
+        inputs=(normal("shape"), normal("steps", "shape")),
+        configs=grid(optimizer_id, shape=[(3, 4), (5,)], steps=[1, 5], wd=[0, 0.01]),
+        backward=None,
+        outputs=("param", "exp_avg", "exp_avg_sq"),
+        differentiable=False,  # torch.optim steps without autograd
     ),
 ]
 
