@@ -7,14 +7,13 @@ runs the default matrix of the pairs it names, and asserts some case fails.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-
-import math
 
 from reference import activations, blocks, conv, linear, losses, neuron, norm, optim, pooling
 
