@@ -63,7 +63,7 @@ class Layer:
     # -- guards shared by forward and backward ---------------------------------------
 
     def _remember_output(self, output: np.ndarray) -> np.ndarray:
-        self._output_shape = np.shape(output)
+        self._output_shape, self._output_dtype = np.shape(output), np.result_type(output)
         return output
 
     def _check_grad(self, grad_out) -> np.ndarray:
@@ -71,6 +71,8 @@ class Layer:
         name = type(self).__name__
         if self._output_shape is None:
             raise RuntimeError(f"{name}.backward called before forward")
+        if isinstance(grad_out, int | float):  # a Python scalar (a loss's default 1.0) takes the output's dtype
+            grad_out = np.asarray(grad_out, dtype=self._output_dtype)
         grad_out = np.asarray(grad_out)
         if grad_out.shape != self._output_shape:
             raise ValueError(

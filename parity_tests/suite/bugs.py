@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from reference import activations, blocks, conv, linear, losses, neuron, norm, optim, pooling
+from reference import activations, blocks, containers, conv, linear, losses, neuron, norm, optim, pooling
 
 
 @dataclass(frozen=True)
@@ -669,6 +669,58 @@ def adam_step_count_not_carried(self, grads):
     _adam_step(self, grads, reset_step=True)  # bias correction as if every step were the first
 
 
+# -- composition and training: right for one call, wrong in a network -----------------------
+
+SEQUENTIAL_FORWARD = containers.Sequential.forward
+BATCHNORM_FORWARD = norm.BatchNorm2d.forward
+
+
+def sequential_shared_layer_cache_overwritten(self, grad_out):
+    g = self._check_grad(grad_out)
+    for layer in reversed(self.layers):  # a shared layer's backward sees its last use's cache every time
+        g = layer.backward(g)
+    return g
+
+
+def sequential_shared_grads_not_summed(self, grad_out):
+    g = self._check_grad(grad_out)
+    for layer, cached in zip(reversed(self.layers), reversed(self._uses), strict=True):
+        for part, attributes in cached:
+            vars(part).update(attributes)
+        g = layer.backward(g)  # each use's gradients replace the previous use's
+    return g
+
+
+def sequential_eval_not_propagated(self, mode=True):
+    self.training = mode  # model.eval() that never reaches the layers inside
+    return self
+
+
+def flatten_grad_not_reshaped(self, grad_out):
+    return self._check_grad(grad_out).copy()  # (N, d) handed back where x was (N, C, H, W)
+
+
+def linear_grads_accumulate_across_steps(self, grad_out):
+    grad_x = LINEAR_BACKWARD(self, grad_out)
+    for name, grad in list(self.grads.items()):  # += into the previous step's gradient: never zeroed
+        self.grads[name] = getattr(self, "_previous", {}).get(name, 0) + grad
+    self._previous = dict(self.grads)
+    return grad_x
+
+
+def bn_eval_reuses_last_training_batch(self, x):
+    if self.training:
+        self.last_batch = (x.mean(axis=norm.AXES), x.var(axis=norm.AXES))
+        return BATCHNORM_FORWARD(self, x)
+    saved = self.state["running_mean"], self.state["running_var"]
+    mean, var = getattr(self, "last_batch", saved)  # a cache from training, read in eval
+    self.state["running_mean"], self.state["running_var"] = mean, var
+    try:
+        return BATCHNORM_FORWARD(self, x)
+    finally:
+        self.state["running_mean"], self.state["running_var"] = saved
+
+
 def _patch(name, pairs, owner, attribute, replacement, mistake, family="maths"):
     return Bug(name, tuple(pairs.split()), owner, attribute, replacement, mistake, family)
 
@@ -813,6 +865,22 @@ BUGS = [
            "sigmoid as exp(x) / (1 + exp(x))", "numerics"),
     _patch("mse_expanded_square", "MSELoss", L.MSELoss, "forward", mse_expanded_square,
            "(p - t)^2 expanded to p^2 - 2pt + t^2", "numerics"),
+    # composition and training
+    _patch("sequential_shared_layer_cache_overwritten", "Sequential SharedLayerMLP", containers.Sequential,
+           "backward", sequential_shared_layer_cache_overwritten,
+           "a layer used twice: its second use's cache serves both backwards", "composition"),
+    _patch("sequential_shared_grads_not_summed", "Sequential SharedLayerMLP", containers.Sequential, "backward",
+           sequential_shared_grads_not_summed, "a layer used twice keeps one use's gradient, not the sum",
+           "composition"),
+    _patch("sequential_eval_not_propagated", "ConvNet", containers.Sequential, "train",
+           sequential_eval_not_propagated, "eval() sets the container's flag only", "composition"),
+    _patch("flatten_grad_not_reshaped", "Flatten", containers.Flatten, "backward", flatten_grad_not_reshaped,
+           "the input gradient keeps the flattened shape", "composition"),
+    _patch("linear_grads_accumulate_across_steps", "SharedLayerMLP Neuron", linear.Linear, "backward",
+           linear_grads_accumulate_across_steps, "gradients summed across steps, never reset", "composition"),
+    _patch("bn_eval_reuses_last_training_batch", "ConvNet", N.BatchNorm2d, "forward",
+           bn_eval_reuses_last_training_batch, "eval mode reads the last training batch's statistics",
+           "composition"),
     # optimizers
     _patch("sgd_velocity_holds_lr", "SGD", optim.SGD, "step", sgd_velocity_holds_lr,
            "momentum buffer v = mu v + lr g, not torch's mu b + g", "optimizers"),

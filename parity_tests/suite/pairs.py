@@ -15,9 +15,10 @@ from parity_tests.engine.registry import (
     probabilities,
     targets,
 )
-from reference import activations, blocks, conv, linear, losses, neuron, norm, optim, pooling
+from reference import activations, blocks, containers, conv, linear, losses, neuron, norm, optim, pooling
 from torch_impl import activations as t_activations
 from torch_impl import blocks as t_blocks
+from torch_impl import containers as t_containers
 from torch_impl import conv as t_conv
 from torch_impl import linear as t_linear
 from torch_impl import losses as t_losses
@@ -264,6 +265,33 @@ PAIRS = [
     ),
 ]
 
+
+
+def shared_layer_mlp(c: Config, containers, linear, activations):
+    """Linear, ReLU, then one Linear instance used twice (shared weights), on either side."""
+    shared = linear.Linear(c.hidden, c.hidden)
+    return containers.Sequential(linear.Linear(c.d, c.hidden), activations.ReLU(), shared, activations.Sigmoid(),
+                                 shared)
+
+
+PAIRS += [
+    Pair(
+        name="Flatten",
+        reference=lambda c: containers.Flatten(),
+        torch=lambda c: t_containers.Flatten(),
+        inputs=(normal("shape"),),
+        configs=grid(shape_id, shape=[(2, 3, 4, 5), (1, 6, 1, 1), (3, 4)]),
+    ),
+    Pair(
+        name="Sequential",
+        reference=lambda c: shared_layer_mlp(c, containers, linear, activations),
+        torch=lambda c: shared_layer_mlp(c, t_containers, t_linear, t_activations),
+        inputs=(normal("N", "d", distributions=("offset",)),),
+        configs=grid("N{N}d{d}-hidden{hidden}-shared", N=[1, 4], d=[3], hidden=[24]),
+        # the shared Linear is listed once, at its first position, on both sides
+        params=nested("0", "0", LINEAR_PARAMS) + nested("2", "2", LINEAR_PARAMS),
+    ),
+]
 
 
 def optimizer_id(c: Config) -> str:

@@ -10,7 +10,8 @@ from parity_tests.engine.harness import draw_setup
 from parity_tests.engine.registry import Case
 from parity_tests.suite.pairs import PAIRS
 
-ANY_SHAPE = {"Sigmoid", "ReLU", "MSELoss", "LayerNorm"}  # element-wise, or any number of leading axes
+ANY_SHAPE = {"Sigmoid", "ReLU", "MSELoss", "LayerNorm", "Flatten"}  # element-wise, or any number of leading axes
+REFUSED_BY = {"Sequential": "Linear", "SoftmaxJacobian": "Softmax"}  # the part whose check refuses, named
 INTEGERS_WELCOME = {"simple_conv2d", "global_avg_pool"}  # forward-only functions of pixel values
 CHANNELS_CHECKED = {"Conv2d", "BatchNorm2d", "SEBlock", "SEResNetBlock"}
 
@@ -32,7 +33,7 @@ def expect_refusal(pair, backend, config, inputs, error, *fragments):
         call(pair, backend, config, inputs)
     message = str(raised.value)
     assert "expected" in message, message
-    assert message.split()[0] == pair.name.removesuffix("Jacobian"), message  # names the layer
+    assert message.split()[0] == REFUSED_BY.get(pair.name, pair.name), message  # names the layer
     for fragment in fragments:
         assert fragment in message, message
 
@@ -121,3 +122,5 @@ def test_loss_backward_starts_from_one(name):
     loss = pair.reference(config)
     loss(*setup.inputs)
     np.testing.assert_array_equal(loss.backward(), loss.backward(1.0))
+    loss(*[x.astype(np.float32) if x.dtype == np.float64 else x for x in setup.inputs])
+    assert loss.backward().dtype == np.float32  # the default upstream does not promote a float32 network

@@ -5,16 +5,26 @@ import pytest
 
 from parity_tests.engine.judge import check_case
 from parity_tests.engine.registry import cases
+from parity_tests.engine.trajectory import check_trajectory, trajectory_cases
 from parity_tests.suite.bugs import BUGS
 from parity_tests.suite.pairs import PAIRS, REGISTRY
+from parity_tests.suite.trajectories import REGISTRY as TRAJECTORY_REGISTRY
+
+
+def default_cases(bug):
+    """The default matrix of the pairs the bug names, and the trajectories it names."""
+    pairs = [REGISTRY[name] for name in bug.pairs if name in REGISTRY]
+    networks = [TRAJECTORY_REGISTRY[name] for name in bug.pairs if name in TRAJECTORY_REGISTRY]
+    return [(case, check_case) for case in cases(pairs)] + [(case, check_trajectory)
+                                                            for case in trajectory_cases(networks)]
 
 
 def first_catch(bug) -> str | None:
-    """The id of the first default-matrix case that fails with the bug in place, and how."""
-    for case in cases([REGISTRY[name] for name in bug.pairs]):
+    """The id of the first default case that fails with the bug in place, and how."""
+    for case, check in default_cases(bug):
         try:
             with np.errstate(all="ignore"):  # a buggy layer may overflow; the verdict decides
-                failed = [v.check for v in check_case(case) if not v.passed]
+                failed = [v.check for v in check(case) if not v.passed]
         except Exception as error:  # a crash in the matrix is a caught bug too
             return f"{case.id}: {type(error).__name__}"
         if failed:
@@ -22,10 +32,14 @@ def first_catch(bug) -> str | None:
     return None
 
 
-def test_corpus_is_large_and_spread_over_every_pair():
+def test_corpus_is_large_and_spread_over_every_pair_and_family():
     assert len(BUGS) >= 40
     assert len({bug.name for bug in BUGS}) == len(BUGS)
-    assert {p.name for p in PAIRS} <= {name for bug in BUGS for name in bug.pairs}
+    assert {p.name for p in PAIRS} | set(TRAJECTORY_REGISTRY) <= {name for bug in BUGS for name in bug.pairs}
+    assert set(REGISTRY) | set(TRAJECTORY_REGISTRY) >= {name for bug in BUGS for name in bug.pairs}
+    families = {bug.family for bug in BUGS}
+    assert families == {"maths", "side effects", "numerics", "composition", "optimizers"}
+    assert all(sum(bug.family == family for bug in BUGS) >= 4 for family in families)
 
 
 @pytest.mark.parametrize("bug", BUGS, ids=lambda bug: bug.name)
@@ -76,3 +90,20 @@ def test_numerics_variants_pass_standard_inputs_and_fail_hostile_ones(bug, monke
             if any(not v.passed for v in check_case(case)):
                 caught.add(getattr(case.config, "distribution", "standard"))
     assert caught and "standard" not in caught, caught
+
+
+TRAINING_ONLY = {  # composition variants right for one call, and the layer whose whole matrix they pass
+    "linear_grads_accumulate_across_steps": "Linear",
+    "bn_eval_reuses_last_training_batch": "BatchNorm2d",
+    "sequential_eval_not_propagated": "Sequential",
+}
+
+
+@pytest.mark.parametrize("name, layer", TRAINING_ONLY.items())
+def test_training_only_variants_pass_the_single_layer_matrix(name, layer, monkeypatch):
+    """Why trajectories exist: these are caught by a network trained for steps, nothing less."""
+    bug = next(b for b in BUGS if b.name == name)
+    monkeypatch.setattr(bug.owner, bug.attribute, bug.replacement)
+    for case in cases([REGISTRY[layer]]):
+        with np.errstate(all="ignore"):
+            assert all(v.passed for v in check_case(case)), case.id

@@ -1,0 +1,254 @@
+"""Networks trained in lockstep with torch.
+
+A ``Trajectory`` declares a network on each side (a reference ``Protocol`` layer, usually a
+``Sequential``, and its torch module), the parameter mapping, a loss, synthetic data and the
+optimizers to train with. One case is the network trained for ``steps`` steps with one
+optimizer in one dtype: the reference, torch in that dtype and torch in float64 (the judge)
+start from the same drawn values and see the same batches. After every step the loss, every
+parameter, every optimizer state entry and every running statistic are judged, and at the
+``evaluate_after`` steps the network also runs one batch in eval mode and back.
+
+The float32 tolerance is the suite's (``tolerances.DEFAULT``): its ``multiple`` term is torch's
+own float32 drift from the float64 judge at that step of the same trajectory, so the bar
+widens exactly as far as torch itself drifts. A failure names the first step that diverged,
+the tensor and the layer it belongs to, with the explanation of a matrix failure.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from parity_tests.engine.conventions import Protocol
+from parity_tests.engine.harness import (
+    Check,
+    HarnessError,
+    _ReluWatch,
+    load_into_reference,
+    load_into_torch,
+    synchronised,
+    torch_arrays,
+)
+from parity_tests.engine.judge import Verdict, judge_check
+from parity_tests.engine.layouts import IDENTITY
+from parity_tests.engine.registry import Config, Pair, Param
+from parity_tests.engine.tolerances import KINK_ATTEMPTS, KINK_MARGIN, Tolerance
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """An optimizer on both sides: ``reference(params)`` takes the reference's arrays by name,
+    ``torch(parameters)`` torch's; ``state`` names the entries compared after every step."""
+
+    name: str
+    reference: Callable[[dict], Any]
+    torch: Callable[[Any], torch.optim.Optimizer]
+    state: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """reference, torch: () -> the network; loss: (reference loss, torch loss) factories;
+    data: (rng, dtype) -> (inputs, targets), one batch (called once a step, and for every eval)."""
+
+    name: str
+    reference: Callable[[], Any]
+    torch: Callable[[], torch.nn.Module]
+    params: tuple[Param, ...]
+    loss: tuple[Callable[[], Any], Callable[[], Any]]
+    data: Callable[[np.random.Generator, np.dtype], tuple[np.ndarray, np.ndarray]]
+    optimizers: tuple[Optimizer, ...]
+    steps: int = 20
+    evaluate_after: tuple[int, ...] = ()
+    full_batch: bool = False  # one batch for every step (full-batch gradient descent)
+    tolerances: dict[str, Tolerance] = field(default_factory=dict)
+
+    is_layer = False  # as the judge asks of a pair: no finite differences here
+
+    def as_pair(self) -> Pair:
+        """The network as a pair, for the harness's parameter synchronisation."""
+        return Pair(name=self.name, reference=lambda c: self.reference(), torch=lambda c: self.torch(),
+                    inputs=(), configs=(Config(id="network"),), params=self.params, convention=Protocol())
+
+
+@dataclass(frozen=True)
+class TrajectoryCase:
+    pair: Trajectory
+    optimizer: Optimizer
+    dtype: str
+    seed_index: int
+    device: str = "cpu"
+    nodeid: str | None = None
+
+    @property
+    def config(self) -> Config:
+        return Config(id=f"{self.optimizer.name}-steps{self.pair.steps}")
+
+    @property
+    def id(self) -> str:
+        return f"{self.pair.name}-{self.dtype}-{self.config.id}-seed{self.seed_index}"
+
+
+def trajectory_cases(trajectories, dtypes=("float32", "float64"), seeds: int = 1) -> list[TrajectoryCase]:
+    return [TrajectoryCase(t, opt, dtype, seed) for t in trajectories for opt in t.optimizers for dtype in dtypes
+            for seed in range(seeds)]
+
+
+# -- one side's network, loss and optimizer -------------------------------------------------
+
+
+class _Reference:
+    def __init__(self, case: TrajectoryCase, params: list[Param], values, dtype):
+        self.network, self.loss = case.pair.reference(), case.pair.loss[0]()
+        load_into_reference(case.pair.as_pair(), params, values, self.network, dtype)
+        self.params = params
+        self.optimizer = case.optimizer.reference(self.network.named_params())
+
+    def train(self, mode: bool):
+        self.network.train(mode)
+
+    def forward(self, inputs, targets) -> float:
+        return self.loss(self.network(inputs.copy()), targets.copy())
+
+    def step(self, inputs, targets) -> np.ndarray:
+        loss = self.forward(inputs, targets)
+        self.network.backward(self.loss.backward())
+        self.optimizer.step(self.network.named_grads())
+        return np.asarray(loss)
+
+    def arrays(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Copies: the optimizer updates the live arrays in place at the next step."""
+        held = self.network.named_params() | self.network.named_state()
+        found = {p.reference: np.array(held[p.reference], copy=True) for p in self.params}
+        for entry in names:
+            found |= {f"{entry} {name}": np.array(state[entry], copy=True)
+                      for name, state in self.optimizer.state.items() if entry in state}
+        return found
+
+
+class _Torch:
+    def __init__(self, case: TrajectoryCase, params: list[Param], values, dtype: torch.dtype):
+        self.network, self.loss = case.pair.torch().to(dtype), case.pair.loss[1]()
+        load_into_torch(params, values, self.network)
+        self.params, self.dtype = params, dtype
+        self.optimizer = case.optimizer.torch(self.network.parameters())
+
+    def train(self, mode: bool):
+        self.network.train(mode)
+
+    def _tensors(self, inputs, targets):
+        x = torch.from_numpy(inputs.copy()).to(self.dtype)
+        t = torch.from_numpy(targets.copy())
+        return x, t.to(self.dtype) if t.is_floating_point() else t
+
+    def forward(self, inputs, targets) -> float:
+        with torch.no_grad():
+            return self.loss(self.network(self._tensors(inputs, targets)[0]), self._tensors(inputs, targets)[1])
+
+    def step(self, inputs, targets) -> np.ndarray:
+        self.optimizer.zero_grad()
+        loss = self.loss(self.network(self._tensors(inputs, targets)[0]), self._tensors(inputs, targets)[1])
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach().numpy().copy()
+
+    def arrays(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        tensors = torch_arrays(self.network)
+        found = {p.reference: tensors[p.torch].detach().numpy().copy() for p in self.params}
+        for entry in names:
+            found |= {f"{entry} {p.reference}": self.optimizer.state[tensors[p.torch]][entry].detach().numpy().copy()
+                      for p in self.params if tensors[p.torch] in self.optimizer.state}
+        return found
+
+
+# -- running and judging a case ----------------------------------------------------------------
+
+
+def _layer_path(network, name: str) -> str:
+    """The classes a dotted reference name passes through: '2.conv1.W' -> 'SEResNetBlock > Conv2d'."""
+    path, layer = [], network
+    for part in name.split(".")[:-1]:
+        layer = layer.children()[part]
+        path.append(type(layer).__name__)
+    return " > ".join(path) or type(network).__name__
+
+
+def _checks(step: str, reference: dict, twin: dict, judge: dict, network, layouts: dict) -> list[Check]:
+    checks = []
+    for name, value in reference.items():
+        param = name.split(" ")[-1]
+        where = f" ({_layer_path(network, param)})" if param in layouts else ""
+        checks.append(Check(f"{step}: {name}{where}", value, twin[name], judge[name], layouts.get(param, IDENTITY)))
+    return checks
+
+
+def run_trajectory(case: TrajectoryCase, attempt: int = 0, judge_only: bool = False) -> tuple[list[list[Check]], float]:
+    """Every step's checks, and the nearest any ReLU input came to its kink in the judge's run
+    (``judge_only``: the float64 run alone, for that margin)."""
+    trajectory, dtype = case.pair, np.dtype(case.dtype)
+    seed = zlib.crc32(case.id.encode())
+    rng = np.random.default_rng(seed if attempt == 0 else [seed, attempt])
+    pair = trajectory.as_pair()
+    module = trajectory.torch()
+    params = synchronised(pair, trajectory.reference(), module)
+    tensors = torch_arrays(module)
+    values = {p.reference: p.draw(rng, tuple(tensors[p.torch].shape)).astype(dtype) for p in params}
+    if trajectory.full_batch:
+        batches = [trajectory.data(rng, dtype)] * (trajectory.steps + len(trajectory.evaluate_after))
+    else:
+        batches = [trajectory.data(rng, dtype) for _ in range(trajectory.steps + len(trajectory.evaluate_after))]
+    judge = _Torch(case, params, values, torch.float64)
+    sides = [judge] if judge_only else [_Reference(case, params, values, dtype),
+                                         _Torch(case, params, values, getattr(torch, case.dtype)), judge]
+    layouts = {p.reference: p.layout for p in params}
+    steps, watch, evaluations = [], _ReluWatch(), iter(batches[trajectory.steps:])
+
+    def run(method, *batch):  # every side, the judge watched for ReLU kinks
+        return [np.asarray(_watched(watch, getattr(side, method), *batch) if side is judge
+                           else getattr(side, method)(*batch)) for side in sides]
+
+    for step, batch in enumerate(batches[:trajectory.steps], start=1):
+        losses = run("step", *batch)
+        arrays = [{"loss": loss} | side.arrays(case.optimizer.state) for side, loss in zip(sides, losses, strict=True)]
+        checks = [] if judge_only else _checks(f"step {step}", *arrays, sides[0].network, layouts)
+        if step in trajectory.evaluate_after:
+            for side in sides:
+                side.train(False)
+            evaluated = run("forward", *next(evaluations))
+            for side in sides:
+                side.train(True)
+            checks += [] if judge_only else _checks(f"step {step}, eval", *[{"loss": e} for e in evaluated],
+                                                    sides[0].network, layouts)
+        steps.append(checks)
+    return steps, watch.margin
+
+
+def _watched(watch: _ReluWatch, function, *args):
+    with watch:
+        result = function(*args)
+    return result.detach().numpy() if isinstance(result, torch.Tensor) else result
+
+
+def check_trajectory(case: TrajectoryCase) -> list[Verdict]:
+    """The verdicts of the first step where any check fails, or of the last step if none does.
+
+    In float32, draws whose float64 run brings a ReLU input within KINK_MARGIN of its kink
+    are replaced by the next draw from the same seed, as the matrix does for single layers."""
+    attempt = 0
+    while case.dtype == "float32" and run_trajectory(case, attempt, judge_only=True)[1] < KINK_MARGIN:
+        attempt += 1
+        if attempt == KINK_ATTEMPTS:
+            raise HarnessError(f"{case.id}: no draw in {KINK_ATTEMPTS} kept every ReLU input {KINK_MARGIN:g} from 0")
+    steps, _ = run_trajectory(case, attempt)
+    verdicts = []
+    for checks in steps:
+        verdicts = [judge_check(case, check) for check in checks]
+        if not all(v.passed for v in verdicts):
+            break
+    return verdicts
+

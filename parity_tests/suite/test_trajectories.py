@@ -1,0 +1,52 @@
+"""Networks trained in lockstep with torch: every step's loss, parameters, optimizer state
+and running statistics judged; a failure names the first step that diverged."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from parity_tests.engine.trajectory import check_trajectory, trajectory_cases
+from parity_tests.suite.bugs import adam_step_count_not_carried
+from parity_tests.suite.trajectories import SHARED_MLP, TRAJECTORIES
+from reference import norm, optim
+
+CASES = trajectory_cases(TRAJECTORIES)
+
+
+def failures(case) -> list[str]:
+    with np.errstate(all="ignore"):  # a broken run may overflow; the verdict decides
+        return [v.message for v in check_trajectory(case) if not v.passed]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_trajectory(case, request):
+    if found := failures(dataclasses.replace(case, nodeid=request.node.nodeid)):
+        pytest.fail("\n\n".join(found), pytrace=False)
+
+
+def test_every_network_switches_to_eval_and_back_or_has_no_mode():
+    for trajectory in TRAJECTORIES:
+        has_mode = any(isinstance(layer, norm.BatchNorm2d) for layer in _layers(trajectory.reference()))
+        assert trajectory.steps >= 20 and (trajectory.evaluate_after or not has_mode), trajectory.name
+
+
+def test_one_network_uses_a_layer_instance_twice():
+    network = SHARED_MLP.reference()
+    assert network.layers[2] is network.layers[4]
+    assert sorted(network.named_params()) == ["0.W", "0.b", "2.W", "2.b", "6.W", "6.b"]
+
+
+def test_a_divergence_names_the_step_the_tensor_and_the_layer(monkeypatch, request):
+    monkeypatch.setattr(optim.Adam, "step", adam_step_count_not_carried)  # bias correction as if always step 1
+    case = next(c for c in CASES if c.pair.name == "ConvNet" and c.optimizer.name == "adam-wd" and c.dtype == "float64")
+    text = "\n\n".join(failures(case))
+    assert text.startswith("ConvNet-float64-adam-wd-steps20-seed0: step 2: "), text[:500]
+    assert "4.conv1.W (SEResNetBlock > Conv2d) does not match torch (float64 judge)" in text
+    assert "exp_avg 0.W (Conv2d)" not in text  # the state entries are right; the step they take is not
+    assert f"re-run:    pytest '{request.node.nodeid}' -p no:randomly" in text
+
+
+def _layers(layer):
+    return [layer] + [part for child in layer.children().values() for part in _layers(child)]
+
