@@ -1,6 +1,7 @@
 """This repository's own suite, as one user of the parity plugin: its pairs, its Hypothesis
 profiles and the kill rate of its bug corpus."""
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 from parity_tests.engine import report
@@ -17,6 +18,19 @@ def pytest_parity_pairs(config):
     from parity_tests.suite.pairs import PAIRS
 
     return PAIRS
+
+
+def pytest_generate_tests(metafunc):
+    """Trajectories take --parity-seeds too, a tenth as many (each is a whole training run);
+    seeds past the first are a sweep's."""
+    if "trajectory_case" in metafunc.fixturenames:
+        from parity_tests.engine.trajectory import trajectory_cases
+        from parity_tests.suite.trajectories import TRAJECTORIES
+
+        seeds = max(1, metafunc.config.getoption("--parity-seeds") // 10)
+        metafunc.parametrize("trajectory_case", [
+            pytest.param(case, id=case.id, marks=[pytest.mark.slow] if case.seed_index else [])
+            for case in trajectory_cases(TRAJECTORIES, seeds=seeds)])
 
 
 _bugs: list[dict] = []  # each corpus variant's verdict, sent by xdist workers as user_properties

@@ -19,9 +19,8 @@ def failures(case) -> list[str]:
         return [v.message for v in check_trajectory(case) if not v.passed]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
-def test_trajectory(case, request):
-    if found := failures(dataclasses.replace(case, nodeid=request.node.nodeid)):
+def test_trajectory(trajectory_case, request):  # parametrized by the root conftest.py (--parity-seeds)
+    if found := failures(dataclasses.replace(trajectory_case, nodeid=request.node.nodeid)):
         pytest.fail("\n\n".join(found), pytrace=False)
 
 
