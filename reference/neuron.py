@@ -1,8 +1,14 @@
-"""The seed's single neuron: sigmoid unit, MSE loss, full-batch gradient descent."""
+"""The seed's single neuron, trained on the suite's own layers and optimizer: the network of
+the Neuron trajectory (Sequential(Linear(d, 1), Sigmoid()), MSE, full-batch SGD)."""
 
 import numpy as np
 
+from reference.activations import Sigmoid
 from reference.base import check_input
+from reference.containers import Sequential
+from reference.linear import Linear
+from reference.losses import MSELoss
+from reference.optim import SGD
 
 
 def train_neuron(features, labels, initial_weights, initial_bias, learning_rate, epochs):
@@ -16,12 +22,13 @@ def train_neuron(features, labels, initial_weights, initial_bias, learning_rate,
     n, d = X.shape
     y = check_input(labels, "train_neuron labels", (n,), integers_ok=True).astype(X.dtype)
     w = check_input(initial_weights, "train_neuron weights", (d,)).astype(X.dtype)
-    b = X.dtype.type(initial_bias)
+    network, loss = Sequential(Linear(d, 1), Sigmoid()), MSELoss()
+    unit = network.layers[0]
+    unit.params["W"], unit.params["b"] = w.reshape(d, 1).copy(), np.full(1, initial_bias, dtype=X.dtype)
+    optimizer = SGD(network.named_params(), lr=learning_rate)
     losses = np.empty(epochs, dtype=X.dtype)
     for epoch in range(epochs):
-        p = 1.0 / (1.0 + np.exp(-(X @ w + b)))
-        losses[epoch] = np.mean((p - y) ** 2)
-        grad_z = 2.0 / n * (p - y) * p * (1.0 - p)
-        w = w - learning_rate * (X.T @ grad_z)
-        b = b - learning_rate * np.sum(grad_z)
-    return w, b, losses
+        losses[epoch] = loss(network(X), y[:, None])
+        network.backward(loss.backward())
+        optimizer.step(network.named_grads())
+    return unit.params["W"][:, 0].copy(), unit.params["b"][0], losses
