@@ -328,7 +328,7 @@ def build_torch(pair: Pair, config, setup: Setup, dtype: torch.dtype, device: st
     return module
 
 
-class _ReluWatch(TorchFunctionMode):
+class ReluWatch(TorchFunctionMode):
     """Records how close to its kink the nearest input of any relu in a forward comes,
     relative to the largest input of that relu."""
 
@@ -375,7 +375,7 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
               .astype(dtype) for p in params}
     setup = Setup(inputs, params, values, training, frozenset(p.reference for p in params if p.torch in buffers))
     # the judge's output fixes the shape of the random upstream gradient every side gets
-    with _ReluWatch() as watch:
+    with ReluWatch() as watch:
         output, _ = torch_forward(build_torch(pair, config, setup, torch.float64), inputs, torch.float64)
     setup.upstream = rng.standard_normal(tuple(output.shape)).astype(dtype)
     # layers are reused across batches: a value cached by the first forward must not leak

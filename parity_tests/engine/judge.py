@@ -39,7 +39,7 @@ def rerun_command(case: Case) -> str:
     if not nodeid:
         return "call the same check again: every case reproduces from its id"
     in_matrix = nodeid.endswith(f"[{case.id}]")
-    seeds = f" --parity-seeds {case.seed_index + 1}" if in_matrix and case.seed_index >= 3 else ""
+    seeds = f" --parity-seeds {case.seeds_needed}" if in_matrix and case.seeds_needed > 3 else ""
     device = f" --parity-device {case.device}" if in_matrix and case.device != "cpu" else ""
     return f"pytest '{nodeid}' -p no:randomly{seeds}{device}"
 

@@ -281,6 +281,13 @@ class Case:
         device = "" if self.device == "cpu" else f"-{self.device}"
         return f"{self.pair.name}-{self.dtype}{device}-{self.config.id}-seed{self.seed_index}"
 
+    @property
+    def seeds_needed(self) -> int:
+        """The --parity-seeds that puts this case in the matrix."""
+        if getattr(self.config, "distribution", "standard") == "standard":
+            return self.seed_index + 1
+        return 3 * (self.seed_index + 1)  # see distribution_seeds
+
 
 def with_distribution(config: Config, distribution: str) -> Config:
     """The configuration drawn from another input distribution; its id says which."""

@@ -28,7 +28,7 @@ from parity_tests.engine.conventions import Protocol
 from parity_tests.engine.harness import (
     Check,
     HarnessError,
-    _ReluWatch,
+    ReluWatch,
     load_into_reference,
     load_into_torch,
     synchronised,
@@ -92,6 +92,11 @@ class TrajectoryCase:
     @property
     def id(self) -> str:
         return f"{self.pair.name}-{self.dtype}-{self.config.id}-seed{self.seed_index}"
+
+    @property
+    def seeds_needed(self) -> int:
+        """The --parity-seeds that runs this case: trajectories take a tenth as many seeds."""
+        return 10 * (self.seed_index + 1) if self.seed_index else 1
 
 
 def trajectory_cases(trajectories, dtypes=("float32", "float64"), seeds: int = 1) -> list[TrajectoryCase]:
@@ -206,7 +211,7 @@ def run_trajectory(case: TrajectoryCase, attempt: int = 0, judge_only: bool = Fa
     sides = [judge] if judge_only else [_Reference(case, params, values, dtype),
                                          _Torch(case, params, values, getattr(torch, case.dtype)), judge]
     layouts = {p.reference: p.layout for p in params}
-    steps, watch, evaluations = [], _ReluWatch(), iter(batches[trajectory.steps:])
+    steps, watch, evaluations = [], ReluWatch(), iter(batches[trajectory.steps:])
 
     def run(method, *batch):  # every side, the judge watched for ReLU kinks
         return [np.asarray(_watched(watch, getattr(side, method), *batch) if side is judge
@@ -228,7 +233,7 @@ def run_trajectory(case: TrajectoryCase, attempt: int = 0, judge_only: bool = Fa
     return steps, watch.margin
 
 
-def _watched(watch: _ReluWatch, function, *args):
+def _watched(watch: ReluWatch, function, *args):
     with watch:
         result = function(*args)
     return result.detach().numpy() if isinstance(result, torch.Tensor) else result

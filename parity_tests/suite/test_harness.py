@@ -96,3 +96,19 @@ def test_wrong_gradient_fails_the_matrix(monkeypatch):
     case = next(c for c in cases([REGISTRY["BatchNorm2d"]]) if c.config.mode == "train")
     failed = [v for v in check_case(case) if not v.passed]
     assert [v.check for v in failed] == ["grad input"]
+
+
+def test_rerun_line_asks_for_enough_seeds_for_any_kind_of_case():
+    from parity_tests.engine.judge import rerun_command
+    from parity_tests.engine.registry import with_distribution
+    from parity_tests.engine.trajectory import trajectory_cases
+    from parity_tests.suite.trajectories import CONVNET
+
+    pair = REGISTRY["LayerNorm"]
+    standard = dataclasses.replace(Case(pair, pair.configs[0], "float32", 5), nodeid="t.py::test[x]")
+    offset = dataclasses.replace(Case(pair, with_distribution(pair.configs[0], "offset"), "float32", 5),
+                                 nodeid="t.py::test[x]")
+    network = dataclasses.replace(trajectory_cases([CONVNET], seeds=3)[2], nodeid="t.py::test[x]")
+    for case, seeds in [(standard, 6), (offset, 18), (network, 30)]:
+        case = dataclasses.replace(case, nodeid=f"t.py::test[{case.id}]")
+        assert rerun_command(case).endswith(f"-p no:randomly --parity-seeds {seeds}"), rerun_command(case)
