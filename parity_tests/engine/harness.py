@@ -188,30 +188,34 @@ def run_reference_layer(pair: Pair, layer, setup: Setup, inputs, upstream) -> di
     (a buffer handed out and reused).
     """
     convention, output_layout = pair.convention, Layout(pair.output_layout)
-    read = {p.reference: (lambda name=p.reference: convention.read(layer, name)) for p in setup.params}
-    params = [p.reference for p in setup.params if p.reference not in setup.state]
+
+    def held(names) -> dict:
+        return {name: convention.read(layer, name) for name in names}
+
+    arrays = [p.reference for p in setup.params]
+    params = [name for name in arrays if name not in setup.state]
     originals = reference_inputs(pair, inputs)
     working = [x.copy() for x in originals]
-    before_forward = _snapshot({name: read[name]() for name in params})
+    before_forward = _snapshot(held(params))
     convention.run_clear(layer)
-    results = {"output": np.asarray(convention.forward(layer, working))}
-    if results["output"].shape != output_layout.reference_shape(upstream.shape):
+    output = np.asarray(convention.forward(layer, working))
+    if output.shape != output_layout.reference_shape(upstream.shape):
         raise HarnessError(
-            f"reference output has shape {results['output'].shape}, torch's has {upstream.shape}"
+            f"reference output has shape {output.shape}, torch's has {upstream.shape}"
             + ("" if output_layout.identity else f" (the declared output layout, {output_layout}, expects "
                                                  f"{output_layout.reference_shape(upstream.shape)})")
         )
-    effects = _changes("forward", before_forward, {name: read[name]() for name in params})
-    handed_out = {"output": results["output"]}  # the objects the caller holds, watched from here on
+    effects = _changes("forward", before_forward, held(params))
+    handed_out = {"output": output}  # the objects the caller holds, watched from here on
     judged = _snapshot(handed_out)  # the values judged: as they were when handed out
-    before_backward = _snapshot({name: read[name]() for name in read})
+    before_backward = _snapshot(held(arrays))
     caller_upstream = np.array(output_layout.to_reference(upstream))
     handed_out["grad input"] = convention.backward(layer, pair.backward, caller_upstream)
     judged |= _snapshot({"grad input": handed_out["grad input"]})
     effects += _changes("backward", {"upstream gradient": np.array(output_layout.to_reference(upstream))},
                         {"upstream gradient": caller_upstream})
     effects += _changes("backward", {"output": judged["output"]}, handed_out)
-    effects += _changes("backward", before_backward, {name: read[name]() for name in read}, setup.state)
+    effects += _changes("backward", before_backward, held(arrays), setup.state)
     if isinstance(handed_out["grad input"], np.ndarray) and np.shares_memory(handed_out["grad input"],
                                                                              caller_upstream):
         effects.append(("side effect: grad input", "backward returned (a view of) the caller's upstream gradient "
