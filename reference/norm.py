@@ -7,6 +7,20 @@ from reference.base import Layer, check_input
 AXES = (0, 2, 3)  # every axis but the channel's
 
 
+def moments(x, axes):
+    """Mean, biased variance and deviations x - mean over ``axes`` (kept as size 1).
+
+    Taken from x - x0, x0 the first value of each slice: where the values sit far above their
+    spread (after a ReLU, raw pixels) that subtraction is exact, so float32 keeps every digit
+    of the spread that x - mean would round away.
+    """
+    first = x[tuple(slice(0, 1) if axis in axes else slice(None) for axis in range(x.ndim))]
+    shifted = x - first
+    shift_mean = shifted.mean(axis=axes, keepdims=True)
+    deviations = shifted - shift_mean
+    return first + shift_mean, np.mean(deviations * deviations, axis=axes, keepdims=True), deviations
+
+
 class BatchNorm2d(Layer):
     """y = gamma * x_hat + beta, x_hat = (x - mu) / sqrt(var + eps), per channel c.
 
@@ -37,14 +51,16 @@ class BatchNorm2d(Layer):
                     f"BatchNorm2d in training mode: expected more than 1 value per channel, "
                     f"got input shape {x.shape}"
                 )
-            mean, var = x.mean(axis=AXES), x.var(axis=AXES)
+            mean, var, centred = moments(x, AXES)
+            mean, var = mean.reshape(-1), var.reshape(-1)
             unbiased_var = var * m / (m - 1)
             self.state["running_mean"] = (1 - self.momentum) * self.state["running_mean"] + self.momentum * mean
             self.state["running_var"] = (1 - self.momentum) * self.state["running_var"] + self.momentum * unbiased_var
         else:
             mean, var = self.state["running_mean"], self.state["running_var"]
+            centred = x - mean[:, None, None]
         self.std = np.sqrt(var + self.eps)[:, None, None]
-        self.x_hat = (x - mean[:, None, None]) / self.std
+        self.x_hat = centred / self.std
         y = self.params["gamma"][:, None, None] * self.x_hat + self.params["beta"][:, None, None]
         return self._remember_output(y)
 
@@ -72,9 +88,8 @@ def batch_normalization(X, gamma, beta, epsilon=1e-5):
     channels = X.shape[1]
     check_input(gamma, "batch_normalization gamma", (1, channels, 1, 1))
     check_input(beta, "batch_normalization beta", (1, channels, 1, 1))
-    mean = X.mean(axis=AXES, keepdims=True)
-    var = X.var(axis=AXES, keepdims=True)
-    return gamma * (X - mean) / np.sqrt(var + epsilon) + beta
+    _, var, centred = moments(X, AXES)
+    return gamma * centred / np.sqrt(var + epsilon) + beta
 
 
 class LayerNorm(Layer):
@@ -99,9 +114,9 @@ class LayerNorm(Layer):
         k = len(self.normalized_shape)
         check_input(x, "LayerNorm input", ("...",) * max(np.ndim(x) - k, 0) + self.normalized_shape)
         self.axes = tuple(range(x.ndim - k, x.ndim))
-        mean, var = x.mean(axis=self.axes, keepdims=True), x.var(axis=self.axes, keepdims=True)
+        _, var, centred = moments(x, self.axes)
         self.std = np.sqrt(var + self.eps)
-        self.x_hat = (x - mean) / self.std
+        self.x_hat = centred / self.std
         y = self.x_hat
         if self.params:
             y = self.params["gamma"] * self.x_hat + self.params["beta"]
