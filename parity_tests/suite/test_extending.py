@@ -94,3 +94,27 @@ def test_new_pair_skeleton_is_green_from_the_start(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     matrix = 4 * 2 * 3  # the skeleton's 4 configurations x 2 dtypes x 3 seeds
     assert f"{matrix + 2} passed" in result.stdout, result.stdout[-500:]  # + finite differences + gradcheck
+
+
+PAIRS_MODULE = '''
+from parity_tests import Pair, grid, normal
+from parity_tests.suite.test_extending import SCALE_PARAMS, Scale, TorchScale
+
+PAIRS = [Pair(name="Scale", reference=lambda c: Scale(c.C), torch=lambda c: TorchScale(c.C),
+              inputs=(normal("N", "C"),), configs=grid("N{N}C{C}", N=[1, 3], C=[4]), params=SCALE_PARAMS)]
+'''
+
+
+def test_pairs_named_by_option_or_ini_key_run_in_another_directory(tmp_path):
+    (tmp_path / "my_pairs.py").write_text(PAIRS_MODULE)
+    (tmp_path / "test_layers.py").write_text("from parity_tests import parity_matrix\n\n"
+                                             "test_parity = parity_matrix()\n")
+    by_option = run_pytest("-q", "--parity-pairs", "my_pairs", "--parity-seeds", "1", cwd=tmp_path, plugin_dir=ROOT)
+    assert "4 passed" in by_option.stdout, by_option.stdout[-2000:] + by_option.stderr[-2000:]
+    (tmp_path / "pytest.ini").write_text("[pytest]\nparity_pairs = my_pairs\n")
+    by_ini = run_pytest("-q", "--parity-seeds", "1", cwd=tmp_path, plugin_dir=ROOT)
+    assert "4 passed" in by_ini.stdout, by_ini.stdout[-2000:]
+    (tmp_path / "pytest.ini").write_text("[pytest]\nparity_pairs = test_layers\n")
+    no_pairs = run_pytest("-q", cwd=tmp_path, plugin_dir=ROOT)
+    refusal = "parity_pairs: module 'test_layers' has no PAIRS list of Pair declarations"
+    assert refusal in no_pairs.stderr, no_pairs.stderr
