@@ -117,4 +117,4 @@ def test_pairs_named_by_option_or_ini_key_run_in_another_directory(tmp_path):
     (tmp_path / "pytest.ini").write_text("[pytest]\nparity_pairs = test_layers\n")
     no_pairs = run_pytest("-q", cwd=tmp_path, plugin_dir=ROOT)
     refusal = "parity_pairs: module 'test_layers' has no PAIRS list of Pair declarations"
-    assert refusal in no_pairs.stderr, no_pairs.stderr
+    assert no_pairs.returncode != 0 and refusal in no_pairs.stdout + no_pairs.stderr, no_pairs.stdout[-2000:]
