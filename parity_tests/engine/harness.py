@@ -37,7 +37,7 @@ class Check:
     torch: np.ndarray
     judge: np.ndarray
     layout: Layout = IDENTITY
-    side_effect: str = ""  # a side effect found instead of a value (the check then fails with it)
+    problem: str = ""  # a finding instead of a value (a side effect, a missing array): the check fails with it
 
     def reference_shape(self) -> tuple[int, ...]:
         """The shape the reference must return: the judge's, in the reference's layout."""
@@ -421,8 +421,10 @@ def run_case(case: Case, setup: Setup | None = None) -> list[Check]:
     twin = run_torch(pair, config, setup, getattr(torch, case.dtype), case.device)
     ref = run_reference(pair, config, setup, np.dtype(case.dtype))
     stored = layouts(pair, setup)
-    return [Check(name, value, np.zeros(0), np.zeros(0), side_effect=str(value)) if name.startswith("side effect")
-            else Check(name, value, twin[name], judge[name], stored.get(name, IDENTITY)) for name, value in ref.items()]
+    return [Check(name, value, np.zeros(0), np.zeros(0), problem=f"side effect: {value}")
+            if name.startswith("side effect")
+            else Check(name, value, twin[name], judge[name], stored.get(name, IDENTITY))
+            for name, value in ref.items()]
 
 
 # -- finite differences: the third judge -------------------------------------------------

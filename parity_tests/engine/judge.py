@@ -59,9 +59,9 @@ def judge_check(case: Case, check: Check, setup: Setup | None = None) -> Verdict
         lines = [f"{case.id}: {check.name}: {text}", f"  re-run:    {rerun_command(case)}"]
         return Verdict(check.name, False, *errors, atol, tolerance.rtol, "\n".join(lines))
 
-    if check.side_effect:
+    if check.problem:
         return Verdict(check.name, False, np.inf, np.inf, np.inf, 0.0, tolerance.rtol,
-                       f"{case.id}: side effect: {check.side_effect}\n  re-run:    {rerun_command(case)}")
+                       f"{case.id}: {check.problem}\n  re-run:    {rerun_command(case)}")
     if reference.dtype != np.dtype(case.dtype):
         return fail(f"the reference returned {reference.dtype} for a {case.dtype} case")
     wanted = check.reference_shape()

@@ -117,7 +117,7 @@ class _Reference:
     def train(self, mode: bool):
         self.network.train(mode)
 
-    def forward(self, inputs, targets) -> float:
+    def forward(self, inputs, targets) -> np.ndarray:
         return self.loss(self.network(inputs.copy()), targets.copy())
 
     def step(self, inputs, targets) -> np.ndarray:
@@ -151,13 +151,15 @@ class _Torch:
         t = torch.from_numpy(targets.copy())
         return x, t.to(self.dtype) if t.is_floating_point() else t
 
-    def forward(self, inputs, targets) -> float:
+    def forward(self, inputs, targets) -> torch.Tensor:
+        x, t = self._tensors(inputs, targets)
         with torch.no_grad():
-            return self.loss(self.network(self._tensors(inputs, targets)[0]), self._tensors(inputs, targets)[1])
+            return self.loss(self.network(x), t)
 
     def step(self, inputs, targets) -> np.ndarray:
+        x, t = self._tensors(inputs, targets)
         self.optimizer.zero_grad()
-        loss = self.loss(self.network(self._tensors(inputs, targets)[0]), self._tensors(inputs, targets)[1])
+        loss = self.loss(self.network(x), t)
         loss.backward()
         self.optimizer.step()
         return loss.detach().numpy().copy()
@@ -184,11 +186,15 @@ def _layer_path(network, name: str) -> str:
 
 
 def _checks(step: str, reference: dict, twin: dict, judge: dict, network, layouts: dict) -> list[Check]:
+    """One check per array the judge holds; one the reference lacks (an optimizer state entry
+    never stored) fails as such."""
     checks = []
-    for name, value in reference.items():
+    for name, expected in judge.items():
         param = name.split(" ")[-1]
-        where = f" ({_layer_path(network, param)})" if param in layouts else ""
-        checks.append(Check(f"{step}: {name}{where}", value, twin[name], judge[name], layouts.get(param, IDENTITY)))
+        label = f"{step}: {name}" + (f" ({_layer_path(network, param)})" if param in layouts else "")
+        missing = "" if name in reference else f"{label}: the reference keeps no such array"
+        checks.append(Check(label, reference.get(name, np.zeros(0)), twin[name], expected,
+                            layouts.get(param, IDENTITY), problem=missing))
     return checks
 
 

@@ -49,3 +49,14 @@ def test_a_divergence_names_the_step_the_tensor_and_the_layer(monkeypatch, reque
 def _layers(layer):
     return [layer] + [part for child in layer.children().values() for part in _layers(child)]
 
+
+
+def test_an_optimizer_state_the_reference_never_keeps_fails(monkeypatch):
+    def step_without_buffer(self, grads):  # plain SGD whatever the momentum: no state kept
+        for name, p in self.params.items():
+            p -= self.lr * grads[name]
+
+    monkeypatch.setattr(optim.SGD, "step", step_without_buffer)
+    case = next(c for c in CASES if c.pair.name == "SharedLayerMLP" and c.optimizer.name == "sgd-nesterov-wd")
+    text = "\n\n".join(failures(case))
+    assert "step 1: momentum_buffer 0.W (Linear): the reference keeps no such array" in text, text[:1000]
