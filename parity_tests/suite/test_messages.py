@@ -9,7 +9,7 @@ from parity_tests.engine.judge import check_case
 from parity_tests.engine.registry import Case, Config
 from parity_tests.suite.pairs import REGISTRY
 from parity_tests.suite.test_bad_input import valid
-from reference import activations, blocks, conv, linear, losses, neuron, norm, pooling
+from reference import activations, blocks, containers, conv, linear, losses, neuron, norm, optim, pooling
 from torch_impl import blocks as t_blocks
 from torch_impl import conv as t_conv
 from torch_impl import linear as t_linear
@@ -217,3 +217,30 @@ def test_neuron_accepts_the_seed_inputs_unchanged():
     w, b, losses_ = neuron.train_neuron(features, np.array([1, 0, 0]), weights, 0.0, 0.1, 0)
     np.testing.assert_array_equal(w, weights)
     assert b == 0.0 and losses_.shape == (0,)
+
+
+def test_sgd_refuses_nesterov_without_momentum_or_with_dampening():
+    for momentum, dampening in [(0.0, 0.0), (0.9, 0.5)]:
+        with pytest.raises(ValueError) as raised:
+            optim.SGD({"p": np.zeros(2)}, lr=0.1, momentum=momentum, dampening=dampening, nesterov=True)
+        assert str(raised.value) == (f"SGD: Nesterov momentum expects momentum > 0 and dampening 0, got momentum "
+                                     f"{momentum}, dampening {dampening}")
+        with pytest.raises(ValueError):
+            torch.optim.SGD([torch.zeros(2, requires_grad=True)], lr=0.1, momentum=momentum, dampening=dampening,
+                            nesterov=True)
+
+
+def test_optimizer_defaults_are_torchs():
+    import inspect
+
+    for ours, theirs in [(optim.Adam, torch.optim.Adam), (optim.SGD, torch.optim.SGD)]:
+        defaults = {name: p.default for name, p in inspect.signature(ours).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+        torch_defaults = inspect.signature(theirs).parameters
+        assert defaults and all(torch_defaults[name].default == value for name, value in defaults.items()), ours
+
+
+def test_flatten_refuses_a_vector():
+    with pytest.raises(ValueError) as raised:
+        containers.Flatten()(np.zeros(3))
+    assert str(raised.value) == "Flatten input: expected shape (N, ...) with at least 2 axes, got (3,)"
