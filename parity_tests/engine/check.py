@@ -83,13 +83,12 @@ def check(layer, module: torch.nn.Module, *inputs, params: tuple[Param, ...] | N
         convention=convention, input_layouts=(input_layout,) if input_layout else (), output_layout=output_layout,
         backward=backward,
     )
-    values = torch_values(list(pair.params), module)
-    training = module.training
+    values = {k: v.astype(np.float64) for k, v in torch_values(list(pair.params), module).items()}
     verdicts = {}
     for dtype in ("float64", "float32"):
         case = Case(pair, pair.configs[0], dtype, 0)
-        setup = draw_setup(case, {k: v.astype(np.float64) for k, v in values.items()})
-        setup.training = training
+        setup = draw_setup(case, values)
+        setup.training = module.training
         verdicts[dtype] = check_case(case, setup)
     result = CheckResult(pair, verdicts)
     if verbose:
@@ -115,33 +114,26 @@ def infer_convention(layer, inputs, backward: str = "backward") -> Convention:
         return Protocol()
     for params, grads in (("parameters", "gradients"), ("params", "grads")):
         if isinstance(getattr(layer, params, None), dict) and isinstance(getattr(layer, grads, None), dict):
-            return Dicts(params, grads, **_stored_results(layer, inputs, backward))
+            return Dicts(params, grads, **_probe(layer, inputs, backward)[2])
     return _infer_attributes(layer, inputs, backward)
 
 
 def _probe(layer, inputs, backward):
-    """Run a copy of the layer forward and backward once in float64; return it, what forward and
-    backward returned, and the array attributes it held before."""
+    """Run a copy of the layer forward and backward once in float64. Returns the copy, the
+    array attributes it held before, and where it keeps the results it does not return
+    (``{"output": ..., "grad_input": ...}``, the keywords of its convention)."""
     probe = copy.deepcopy(layer)
     before = _arrays(probe)
-    output = probe.forward(*[x.astype(np.float64) for x in inputs])
-    shown = output if output is not None else next((getattr(probe, n) for n in OUTPUT_NAMES
-                                                    if isinstance(getattr(probe, n, None), np.ndarray)), None)
-    if shown is None:
-        raise DeclarationError(f"cannot infer the convention of {type(layer).__name__}: forward returned None and "
-                               f"left none of {OUTPUT_NAMES}; declare convention=Attributes(output=...)")
-    returned = getattr(probe, backward)(np.ones_like(shown, dtype=np.float64))
-    return probe, output, returned, before
-
-
-def _stored_results(layer, inputs, backward) -> dict:
-    probe, output, returned, _ = _probe(layer, inputs, backward)
-    found = {}
+    output, stored = probe.forward(*[x.astype(np.float64) for x in inputs]), {}
     if output is None:
-        found["output"] = next(n for n in OUTPUT_NAMES if isinstance(getattr(probe, n, None), np.ndarray))
-    if returned is None:
-        found["grad_input"] = _one_of(probe, GRAD_INPUT_NAMES, type(layer).__name__, "the input gradient")
-    return found
+        stored["output"] = next((n for n in OUTPUT_NAMES if isinstance(getattr(probe, n, None), np.ndarray)), None)
+        if stored["output"] is None:
+            raise DeclarationError(f"cannot infer the convention of {type(layer).__name__}: forward returned None "
+                                   f"and left none of {OUTPUT_NAMES}; declare convention=Attributes(output=...)")
+        output = getattr(probe, stored["output"])
+    if getattr(probe, backward)(np.ones_like(output, dtype=np.float64)) is None:
+        stored["grad_input"] = _one_of(probe, GRAD_INPUT_NAMES, type(layer).__name__, "the input gradient")
+    return probe, before, stored
 
 
 def _one_of(probe, names, owner, what) -> str:
@@ -153,7 +145,7 @@ def _one_of(probe, names, owner, what) -> str:
 
 
 def _infer_attributes(layer, inputs, backward) -> Attributes:
-    probe, output, returned, before = _probe(layer, inputs, backward)
+    probe, before, stored = _probe(layer, inputs, backward)
     after = _arrays(probe)
     # by name alone: a gradient of the wrong shape is the judge's to report, not a reason to refuse
     patterns = [p for p in GRAD_PATTERNS if all(p.format(n) in after for n in before)]
@@ -161,12 +153,7 @@ def _infer_attributes(layer, inputs, backward) -> Attributes:
         raise DeclarationError(f"cannot infer the gradient attributes of {type(layer).__name__} (arrays "
                                f"{sorted(before)}): patterns that fit every one: {patterns or 'none'} of "
                                f"{GRAD_PATTERNS}; declare convention=Attributes(grads=...)")
-    found = {"grads": patterns[0] if patterns else "grad_{}"}
-    if output is None:
-        found["output"] = next(n for n in OUTPUT_NAMES if n in after)
-    if returned is None:
-        found["grad_input"] = _one_of(probe, GRAD_INPUT_NAMES, type(layer).__name__, "the input gradient")
-    return Attributes(**found)
+    return Attributes(grads=patterns[0] if patterns else "grad_{}", **stored)
 
 
 def _arrays(obj) -> dict[str, np.ndarray]:

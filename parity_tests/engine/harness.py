@@ -65,6 +65,7 @@ def synchronised(pair: Pair, layer, module) -> list[Param]:
     """The mapped entries present on both sides, their layouts checked against torch's shapes;
     raise if a name is missing on one side, found on neither, or an array is left unmapped."""
     convention, tensors = pair.convention, torch_arrays(module)
+    held = convention.names(layer)
     present, problems = [], []
     for p in pair.params:
         on_reference, on_torch = convention.holds(layer, p.reference), p.torch in tensors
@@ -76,13 +77,13 @@ def synchronised(pair: Pair, layer, module) -> list[Param]:
             problems.append(f"mapped torch names that do not exist: [{p.torch!r}]")
         elif not p.optional:
             problems.append(f"Param({p.reference!r}, {p.torch!r}) is found on neither side")
-    if unmapped := (convention.names(layer) or set()) - {p.reference for p in present}:
+    if unmapped := (held or set()) - {p.reference for p in present}:
         problems.append(f"reference arrays with no mapping: {sorted(unmapped)}")
     if unmapped := set(tensors) - {p.torch for p in present}:
         problems.append(f"torch parameters/buffers not synchronised: {sorted(unmapped)}")
     if problems:
         raise DeclarationError(f"pair {pair.name}: " + "; ".join(problems) + f" (the reference holds: "
-                               f"{_listing(convention.names(layer))}; torch: {_listing(tensors)})")
+                               f"{_listing(held)}; torch: {_listing(tensors)})")
     for p in present:
         _check_layout(pair, p, convention.read(layer, p.reference), tuple(tensors[p.torch].shape))
     return present
@@ -210,10 +211,10 @@ def run_reference_layer(pair: Pair, layer, setup: Setup, inputs, upstream) -> di
     judged = _snapshot(handed_out)  # the values judged: as they were when handed out
     before_backward = _snapshot(held(arrays))
     caller_upstream = np.array(output_layout.to_reference(upstream))
+    upstream_before = _snapshot({"upstream gradient": caller_upstream})
     handed_out["grad input"] = convention.backward(layer, pair.backward, caller_upstream)
     judged |= _snapshot({"grad input": handed_out["grad input"]})
-    effects += _changes("backward", {"upstream gradient": np.array(output_layout.to_reference(upstream))},
-                        {"upstream gradient": caller_upstream})
+    effects += _changes("backward", upstream_before, {"upstream gradient": caller_upstream})
     effects += _changes("backward", {"output": judged["output"]}, handed_out)
     effects += _changes("backward", before_backward, held(arrays), setup.state)
     if isinstance(handed_out["grad input"], np.ndarray) and np.shares_memory(handed_out["grad input"],

@@ -19,16 +19,21 @@ def default_cases(bug):
                                                             for case in trajectory_cases(networks)]
 
 
+def failed(case, check=check_case):
+    """The case's failing verdicts, with whatever bug is patched in."""
+    with np.errstate(all="ignore"):  # a buggy layer may overflow; the verdict decides
+        return [v for v in check(case) if not v.passed]
+
+
 def first_catch(bug) -> str | None:
     """The id of the first default case that fails with the bug in place, and how."""
     for case, check in default_cases(bug):
         try:
-            with np.errstate(all="ignore"):  # a buggy layer may overflow; the verdict decides
-                failed = [v.check for v in check(case) if not v.passed]
+            failing = failed(case, check)
         except Exception as error:  # a crash in the matrix is a caught bug too
             return f"{case.id}: {type(error).__name__}"
-        if failed:
-            return f"{case.id}: {', '.join(failed)}"
+        if failing:
+            return f"{case.id}: {', '.join(v.check for v in failing)}"
     return None
 
 
@@ -71,11 +76,9 @@ SIDE_EFFECTS = {  # each side-effect variant, and the start of what its failure 
 def test_side_effects_are_caught_by_the_side_effect_rules(bug, monkeypatch):
     monkeypatch.setattr(bug.owner, bug.attribute, bug.replacement)
     for case in cases([REGISTRY[name] for name in bug.pairs]):
-        with np.errstate(all="ignore"):
-            failed = [v for v in check_case(case) if not v.passed]
-        if failed:
-            assert all(v.check.startswith("side effect") for v in failed), [v.message for v in failed]
-            assert SIDE_EFFECTS[bug.name] in failed[0].message, failed[0].message
+        if failing := failed(case):
+            assert all(v.check.startswith("side effect") for v in failing), [v.message for v in failing]
+            assert SIDE_EFFECTS[bug.name] in failing[0].message, failing[0].message
             return
     pytest.fail(f"{bug.name} survived")
 
@@ -84,11 +87,8 @@ def test_side_effects_are_caught_by_the_side_effect_rules(bug, monkeypatch):
 def test_numerics_variants_pass_standard_inputs_and_fail_hostile_ones(bug, monkeypatch):
     """Why the distribution axis exists: each of these survives every standard draw."""
     monkeypatch.setattr(bug.owner, bug.attribute, bug.replacement)
-    caught = set()
-    for case in cases([REGISTRY[name] for name in bug.pairs]):
-        with np.errstate(all="ignore"):
-            if any(not v.passed for v in check_case(case)):
-                caught.add(getattr(case.config, "distribution", "standard"))
+    caught = {getattr(case.config, "distribution", "standard")
+              for case in cases([REGISTRY[name] for name in bug.pairs]) if failed(case)}
     assert caught and "standard" not in caught, caught
 
 
@@ -105,5 +105,4 @@ def test_training_only_variants_pass_the_single_layer_matrix(name, layer, monkey
     bug = next(b for b in BUGS if b.name == name)
     monkeypatch.setattr(bug.owner, bug.attribute, bug.replacement)
     for case in cases([REGISTRY[layer]]):
-        with np.errstate(all="ignore"):
-            assert all(v.passed for v in check_case(case)), case.id
+        assert not failed(case), case.id
