@@ -162,10 +162,9 @@ def conv_grad_b_mean(self, g):
 
 def conv_grad_w_first_sample(self, g):
     grad_x = _conv_backward(self, g)
-    first = g.shape[2] * g.shape[3]  # the im2col rows of sample 0
-    g_rows = g.transpose(0, 2, 3, 1).reshape(-1, g.shape[1])
-    out_channels, c, kh, kw = self.params["W"].shape
-    self.grads["W"] = (g_rows[:first].T @ self.cols[:first]).reshape(out_channels, kh, kw, c).transpose(0, 3, 1, 2)
+    first = g.shape[2] * g.shape[3]  # the im2col columns of sample 0
+    g_rows = g.transpose(1, 0, 2, 3).reshape(g.shape[1], -1)
+    self.grads["W"] = (g_rows[:, :first] @ self.cols[:, :first].T).reshape(self.params["W"].shape)
     return grad_x
 
 
@@ -682,6 +681,13 @@ def sequential_shared_layer_cache_overwritten(self, grad_out):
     return g
 
 
+def conv_one_column_buffer(self, x):
+    self.free_buffer = getattr(self, "kept_buffer", None)  # reused at every forward, backward done or not
+    y = _conv_forward(self, x)
+    self.kept_buffer = self.cols_buffer
+    return y
+
+
 def sequential_shared_grads_not_summed(self, grad_out):
     g = self._check_grad(grad_out)
     for layer, cached in zip(reversed(self.layers), reversed(self._uses), strict=True):
@@ -866,7 +872,10 @@ BUGS = [
     _patch("mse_expanded_square", "MSELoss", L.MSELoss, "forward", mse_expanded_square,
            "(p - t)^2 expanded to p^2 - 2pt + t^2", "numerics"),
     # composition and training
-    _patch("sequential_shared_layer_cache_overwritten", "Sequential SharedLayerMLP", containers.Sequential,
+    _patch("conv_one_column_buffer", "ConvStack", C.Conv2d, "forward", conv_one_column_buffer,
+           "the column buffer is reused by every forward: a layer used twice loses its first use's columns",
+           "composition"),
+    _patch("sequential_shared_layer_cache_overwritten", "Sequential ConvStack SharedLayerMLP", containers.Sequential,
            "backward", sequential_shared_layer_cache_overwritten,
            "a layer used twice: its second use's cache serves both backwards", "composition"),
     _patch("sequential_shared_grads_not_summed", "Sequential SharedLayerMLP", containers.Sequential, "backward",

@@ -146,7 +146,10 @@ PAIRS = [
         )
         # edges: a 1x1 image whose padded size equals the kernel; a stride larger than the kernel
         + grid(conv_id, N=[1, 2], C=[2], O=[3], hw=[(1, 1)], k=[(3, 3)], s=[1, 2], p=[1], bias=[True])
-        + grid(conv_id, N=[2], C=[2], O=[3], hw=[(7, 6)], k=[(2, 2)], s=[3], p=[0, 1], bias=[True]),
+        + grid(conv_id, N=[2], C=[2], O=[3], hw=[(7, 6)], k=[(2, 2)], s=[3], p=[0, 1], bias=[True])
+        # 1x1 kernels (no windows; padding as wide as the kernel), and a stride equal to the kernel
+        + grid(conv_id, N=[2], C=[3], O=[2], hw=[(5, 4)], k=[(1, 1)], s=[1, 2], p=[0, 1], bias=[True])
+        + grid(conv_id, N=[2], C=[2], O=[3], hw=[(6, 6)], k=[(2, 2)], s=[2], p=[0], bias=[True]),
         params=CONV_PARAMS,
     ),
     Pair(
@@ -274,6 +277,14 @@ def shared_layer_mlp(c: Config, containers, linear, activations):
                                  shared)
 
 
+def conv_stack(c: Config, containers, conv):
+    """Conv2d into a shared 3x3 Conv2d, a 1x1 Conv2d, then the shared one again: each conv reads
+    the previous one's output as it hands it out (a view), and the shared one keeps a column
+    buffer per use."""
+    shared = conv.Conv2d(c.O, c.O, 3, 1, 1)
+    return containers.Sequential(conv.Conv2d(c.C, c.O, 3, c.s, 1), shared, conv.Conv2d(c.O, c.O, 1), shared)
+
+
 PAIRS += [
     Pair(
         name="Flatten",
@@ -290,6 +301,14 @@ PAIRS += [
         configs=grid("N{N}d{d}-hidden{hidden}-shared", N=[1, 4], d=[3], hidden=[24]),
         # the shared Linear is listed once, at its first position, on both sides
         params=nested("0", "0", LINEAR_PARAMS) + nested("2", "2", LINEAR_PARAMS),
+    ),
+    Pair(
+        name="ConvStack",
+        reference=lambda c: conv_stack(c, containers, conv),
+        torch=lambda c: conv_stack(c, t_containers, t_conv),
+        inputs=(normal("N", "C", "hw"),),
+        configs=grid("N{N}C{C}H{hw[0]}W{hw[1]}-O{O}s{s}-shared", N=[2], C=[3], O=[4], hw=[(6, 5)], s=[1, 2]),
+        params=nested("0", "0", CONV_PARAMS) + nested("1", "1", CONV_PARAMS) + nested("2", "2", CONV_PARAMS),
     ),
 ]
 
