@@ -12,13 +12,13 @@ def moments(x, axes):
 
     Taken from x - x0, x0 the first value of each slice: where the values sit far above their
     spread (after a ReLU, raw pixels) that subtraction is exact, so float32 keeps every digit
-    of the spread that x - mean would round away.
+    of the spread that x - mean would round away. One new array: the deviations.
     """
     first = x[tuple(slice(0, 1) if axis in axes else slice(None) for axis in range(x.ndim))]
-    shifted = x - first
-    shift_mean = shifted.mean(axis=axes, keepdims=True)
-    deviations = shifted - shift_mean
-    return first + shift_mean, np.mean(deviations * deviations, axis=axes, keepdims=True), deviations
+    deviations = x - first
+    shift_mean = deviations.mean(axis=axes, keepdims=True)
+    deviations -= shift_mean
+    return first + shift_mean, np.mean(np.square(deviations), axis=axes, keepdims=True), deviations
 
 
 class BatchNorm2d(Layer):
@@ -60,20 +60,25 @@ class BatchNorm2d(Layer):
             mean, var = self.state["running_mean"], self.state["running_var"]
             centred = x - mean[:, None, None]
         self.std = np.sqrt(var + self.eps)[:, None, None]
-        self.x_hat = centred / self.std
-        y = self.params["gamma"][:, None, None] * self.x_hat + self.params["beta"][:, None, None]
+        centred /= self.std  # x_hat, in place: one array for the deviations and x_hat
+        self.x_hat = centred
+        y = self.params["gamma"][:, None, None] * self.x_hat
+        y += self.params["beta"][:, None, None]
         return self._remember_output(y)
 
     def backward(self, g):
         g = self._check_grad(g)
-        self.grads["gamma"] = np.sum(g * self.x_hat, axis=AXES)
+        g_xhat = g * self.x_hat
+        self.grads["gamma"] = g_xhat.sum(axis=AXES)
         self.grads["beta"] = g.sum(axis=AXES)
         scale = self.params["gamma"][:, None, None] / self.std
         if not self.training:
             return scale * g
-        mean_g = g.mean(axis=AXES, keepdims=True)
-        mean_g_xhat = np.mean(g * self.x_hat, axis=AXES, keepdims=True)
-        return scale * (g - mean_g - self.x_hat * mean_g_xhat)
+        m = g.size // g.shape[1]  # the means below are the sums above, divided
+        grad_x = g - (self.grads["beta"] / m)[:, None, None]
+        grad_x -= np.multiply(self.x_hat, (self.grads["gamma"] / m)[:, None, None], out=g_xhat)
+        grad_x *= scale
+        return grad_x
 
 
 def batch_normalization(X, gamma, beta, epsilon=1e-5):
@@ -116,10 +121,12 @@ class LayerNorm(Layer):
         self.axes = tuple(range(x.ndim - k, x.ndim))
         _, var, centred = moments(x, self.axes)
         self.std = np.sqrt(var + self.eps)
-        self.x_hat = centred / self.std
-        y = self.x_hat
-        if self.params:
-            y = self.params["gamma"] * self.x_hat + self.params["beta"]
+        centred /= self.std  # x_hat, in place
+        self.x_hat = centred
+        if not self.params:
+            return self._remember_output(self.x_hat)
+        y = self.params["gamma"] * self.x_hat
+        y += self.params["beta"]
         return self._remember_output(y)
 
     def backward(self, grad_out):
@@ -131,5 +138,9 @@ class LayerNorm(Layer):
             self.grads["beta"] = g.sum(axis=leading)
             h = g * self.params["gamma"]
         mean_h = h.mean(axis=self.axes, keepdims=True)
-        mean_h_xhat = np.mean(h * self.x_hat, axis=self.axes, keepdims=True)
-        return (h - mean_h - self.x_hat * mean_h_xhat) / self.std
+        h_xhat = h * self.x_hat
+        mean_h_xhat = h_xhat.mean(axis=self.axes, keepdims=True)
+        grad_x = h - mean_h  # never h itself: without gamma, h is the caller's array
+        grad_x -= np.multiply(self.x_hat, mean_h_xhat, out=h_xhat)
+        grad_x /= self.std
+        return grad_x

@@ -51,19 +51,39 @@ class MaxPool2d(Layer):
         check_input(x, "MaxPool2d input", ("N", "C", "H", "W"))
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         self.x_shape = x.shape
-        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
-        windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-        flat = windows.reshape(*windows.shape[:4], kh * kw)
-        self.argmax = flat.argmax(axis=-1)  # the first maximum of each window
-        return self._remember_output(np.take_along_axis(flat, self.argmax[..., None], axis=-1)[..., 0])
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf) if ph or pw else x
+        windows = sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]  # (N, C, OH, OW, kh, kw)
+        # a pass per window offset over the output, and no copy of the windows: first the
+        # maximum (NaN propagates, as in torch), then the first offset in row-major order that
+        # holds it (torch's choice when several tie), or the first NaN
+        y = windows[..., 0, 0].copy()
+        for offset in range(1, kh * kw):
+            np.maximum(y, windows[..., offset // kw, offset % kw], out=y)
+        self.argmax = np.zeros(y.shape, dtype=np.intp)  # the offset u * kw + v of each window's maximum
+        unfound = np.ones(y.shape, dtype=bool)
+        for offset in range(kh * kw):
+            candidate = windows[..., offset // kw, offset % kw]
+            first = (candidate == y) | np.isnan(candidate)
+            first &= unfound
+            self.argmax += first * offset
+            unfound &= ~first
+        return self._remember_output(y)
 
     def backward(self, grad_out):
         g = self._check_grad(grad_out)
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
         n, c, h, w = self.x_shape
         out_h, out_w = g.shape[2:]
-        grad_xp = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=g.dtype)
-        for u in range(kh):  # each window position sends g where it held the maximum
-            for v in range(kw):
-                grad_xp[:, :, u : u + sh * out_h : sh, v : v + sw * out_w : sw] += g * (self.argmax == u * kw + v)
-        return grad_xp[:, :, ph : ph + h, pw : pw + w]
+        padded_h, padded_w = h + 2 * ph, w + 2 * pw
+        # where each window's maximum sits in the padded input, as one flat index: the window's
+        # top-left corner plus the maximum's offset within the window
+        corner = (np.arange(n * c)[:, None, None] * padded_h + np.arange(out_h)[:, None] * sh) * padded_w
+        corner = corner + np.arange(out_w) * sw
+        offsets = (np.arange(kh)[:, None] * padded_w + np.arange(kw)).ravel()
+        flat = corner.ravel() + offsets[self.argmax.ravel()]
+        grad_xp = np.zeros(n * c * padded_h * padded_w, dtype=g.dtype)
+        if sh >= kh and sw >= kw:  # windows do not overlap: every position gets at most one g
+            grad_xp[flat] = g.ravel()
+        else:  # overlapping windows add up
+            np.add.at(grad_xp, flat, g.ravel())
+        return grad_xp.reshape(n, c, padded_h, padded_w)[:, :, ph : ph + h, pw : pw + w]
