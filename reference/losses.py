@@ -23,18 +23,23 @@ class CrossEntropyLoss(Layer):
         target = np.asarray(target)
         if np.issubdtype(target.dtype, np.integer):
             check_classes(target, n, classes)
-            target = np.eye(classes)[target]
+            self.target = np.zeros_like(pred)  # one-hot rows, made in the predictions' dtype
+            self.target[np.arange(n), target] = 1
         else:
             check_input(target, "CrossEntropyLoss target rows", (n, classes))
-        self.target = target.astype(pred.dtype, copy=False)
-        self.unclipped = (pred >= pred.dtype.type(self.eps)) & (pred <= pred.dtype.type(1 - self.eps))
+            self.target = target.astype(pred.dtype, copy=False)
         self.p = np.clip(pred, self.eps, 1 - self.eps)
-        return self._remember_output(-np.sum(self.target * np.log(self.p)) / n)
+        self.unclipped = self.p == pred  # the clip left it alone
+        log_p = np.log(self.p)
+        log_p *= self.target
+        return self._remember_output(-np.sum(log_p) / n)
 
     def backward(self, grad_out=1.0):
         grad_out = self._check_grad(grad_out)
         n = self.p.shape[0]
-        return grad_out * np.where(self.unclipped, -self.target / (n * self.p), 0)
+        grad = np.where(self.unclipped, self.target / (n * self.p), 0)  # 0 where the clip was active
+        grad *= -grad_out
+        return grad
 
 
 def check_classes(target: np.ndarray, n: int, classes: int) -> None:
