@@ -34,9 +34,11 @@ sweep: $(READY)
 new-pair: $(READY)
 	$(PY) -m parity_tests.tools.new_pair $(NAME)
 
-## reference layers against torch, the matmul rate, the matrix against pytest's floor
+## reference layers against torch and their limits, the matrix against pytest's floor; freed memory
+## stays in the process, so no layer (NumPy's or torch's) is timed page-faulting it back in
 bench: $(READY)
-	$(PY) -m parity_tests.tools.bench
+	GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967295 \
+		$(PY) -m parity_tests.tools.bench
 
 ## mutation testing of reference/ with the parity matrix as the test command
 mutation: $(READY)

@@ -1,8 +1,17 @@
-"""``make bench``: reference layers against their torch twins, the machine's matmul rate,
-and the parity matrix against pytest's own floor. Writes reports/bench.md.
+"""``make bench``: every reference layer against its torch twin and against its own limit on
+this machine, and the parity matrix against pytest's own floor. Writes reports/bench.md and
+reports/bench.png.
 
-Every timing is the median of repeated runs, in one process, with NumPy's BLAS and torch
-limited to the same number of threads.
+The limit of a layer is measured in the same run:
+- matrix-bound layers (Conv2d, Linear): the three products any im2col layer must do,
+  x W^T, g^T x and g W, at the layer's own (M, K, O), on contiguous operands, each in the
+  faster of its two layouts (positions as rows, or as columns);
+- memory-bound layers: the fewest passes over their bytes the maths needs (read every input
+  once, write every output once, forward and backward, plus a pass for a statistic that must
+  be known before the output can be written), each pass timed as half a NumPy copy of the
+  first input's bytes.
+Timings are medians of repeated runs, in one process, with NumPy's BLAS and torch held to the
+same thread count.
 """
 
 from __future__ import annotations
@@ -35,50 +44,111 @@ from torch_impl import pooling as t_pooling
 
 ROOT = Path(__file__).resolve().parents[2]
 RESNET_STAGE = (8, 64, 32, 32)  # batch 8, 64 channels, 32x32
+LATER_STAGE = (32, 256, 14, 14)  # batch 32, 256 channels, 14x14: 6.4 MB in float32, past the L2 cache
+CONV_TARGET, MEMORY_TARGET = 1.3, 2.0  # reference / limit for matrix-bound layers; reference / torch otherwise
 
 
 @dataclass
 class Workload:
-    """One layer on realistic shapes; ``flops`` is forward + backward, where it is a matmul."""
+    """One layer on one shape. ``products`` are the (M, K, O) of its three matrix products
+    (matrix-bound layers); ``passes`` the fewest passes over the first input's bytes its
+    forward and backward need (memory-bound layers)."""
 
     name: str
     reference: object
     twin: object
     inputs: tuple[tuple[int, ...], ...]
-    flops: float = 0.0
+    products: tuple[int, int, int] | None = None
+    passes: float = 0.0
     backward: str = "backward"
     classes: bool = False  # the second input is integer class targets
+
+    @property
+    def target(self) -> str:
+        if self.products:
+            return f"ref/limit <= {CONV_TARGET}"
+        return f"ref/torch <= {MEMORY_TARGET}" if self.passes else ""
+
+
+CONV_SHAPES = [  # (N, C, O, H, kernel, stride, padding)
+    (16, 256, 64, 14, 1, 1, 0),   # 1x1, many channels in, batch 16
+    (1, 64, 256, 56, 1, 1, 0),    # 1x1, batch 1
+    (16, 16, 16, 32, 3, 1, 1),    # 3x3, few channels
+    (16, 32, 32, 32, 3, 1, 0),    # 3x3, no padding
+    (16, 128, 128, 16, 3, 1, 1),  # 3x3, many channels
+    (16, 64, 128, 32, 3, 2, 1),   # 3x3, stride 2
+    (1, 256, 256, 14, 3, 1, 1),   # 3x3, batch 1, many channels
+    (16, 32, 32, 32, 5, 1, 2),    # 5x5
+    (8, 64, 64, 32, 3, 1, 1),     # the ResNet stage
+]
+
+
+def conv_workload(n, c, o, h, k, s, p) -> Workload:
+    out = (h + 2 * p - k) // s + 1
+    return Workload(f"Conv2d {k}x{k} s{s} p{p} C{c}->{o} N{n} {h}x{h}", conv.Conv2d(c, o, k, s, p),
+                    t_conv.Conv2d(c, o, k, s, p), ((n, c, h, h),), products=(n * out * out, c * k * k, o))
+
+
+def bn_eval(layer):
+    layer.eval()
+    return layer
+
+
+def memory_workloads(shape) -> list[Workload]:
+    n, c, h, w = shape
+    rows = (n * c, h * w)  # the same bytes as rows, for the row-wise layers
+    label = "x".join(map(str, shape))
+    return [
+        # read x, write y; read g and the mask (or y), write dx
+        Workload(f"ReLU {label}", activations.ReLU(), t_activations.ReLU(), (shape,), passes=5),
+        Workload(f"Sigmoid {label}", activations.Sigmoid(), t_activations.Sigmoid(), (shape,), passes=5),
+        # a row fits in cache: read x, write y; read y and g, write dx
+        Workload(f"Softmax {rows[0]}x{rows[1]}", activations.Softmax(), t_activations.Softmax(), (rows,), passes=5),
+        Workload(f"LayerNorm {rows[0]}x{rows[1]}", norm.LayerNorm(rows[1]), t_norm.LayerNorm(rows[1]), (rows,),
+                 passes=5),
+        # the statistics are a pass before the output: read x twice, write y; read g and x twice
+        # (the sums of g and g x_hat come before dx), write dx
+        Workload(f"BatchNorm2d train {label}", norm.BatchNorm2d(c), t_norm.BatchNorm2d(c), (shape,), passes=8),
+        Workload(f"BatchNorm2d eval {label}", bn_eval(norm.BatchNorm2d(c)), bn_eval(t_norm.BatchNorm2d(c)),
+                 (shape,), passes=5),
+        # read x, write y (a quarter); read g and the indices (a quarter each), write dx
+        Workload(f"MaxPool2d 2x2 {label}", pooling.MaxPool2d(2), t_pooling.MaxPool2d(2), (shape,), passes=2.75),
+        Workload(f"MaxPool2d 3x3 s2 p1 {label}", pooling.MaxPool2d(3, 2, 1), t_pooling.MaxPool2d(3, 2, 1), (shape,),
+                 passes=2.75),
+        Workload(f"GlobalAvgPool2d {label}", pooling.GlobalAvgPool2d(), t_pooling.GlobalAvgPool2d(), (shape,),
+                 passes=2),
+        # read p; read p again, write dx
+        Workload(f"CrossEntropyLoss {rows[0]}x{rows[1]}", losses.CrossEntropyLoss(), t_losses.CrossEntropyLoss(),
+                 (rows, rows[:1]), passes=3, classes=True),
+        # read p and t; read them again, write dx
+        Workload(f"MSELoss {label}", losses.MSELoss(), t_losses.MSELoss(), (shape, shape), passes=5),
+    ]
 
 
 def workloads() -> list[Workload]:
     n, c, h, w = RESNET_STAGE
-    conv_flops = 3 * 2 * n * c * h * w * c * 9  # forward, input gradient, weight gradient
     return [
-        Workload("Conv2d 3x3", conv.Conv2d(c, c, 3, 1, 1), t_conv.Conv2d(c, c, 3, 1, 1), (RESNET_STAGE,), conv_flops),
+        *(conv_workload(*shape) for shape in CONV_SHAPES),
         Workload("Linear 256x1024->1024", linear.Linear(1024, 1024), t_linear.Linear(1024, 1024), ((256, 1024),),
-                 3 * 2 * 256 * 1024 * 1024),
-        Workload("Softmax 512x1000", activations.Softmax(), t_activations.Softmax(), ((512, 1000),)),
+                 products=(256, 1024, 1024)),
+        *memory_workloads(RESNET_STAGE),
+        *memory_workloads(LATER_STAGE),
         Workload("Softmax 512x1000 (Jacobian loop)", activations.Softmax(), t_activations.Softmax(), ((512, 1000),),
                  backward="backward_jacobian"),
-        Workload("Sigmoid", activations.Sigmoid(), t_activations.Sigmoid(), (RESNET_STAGE,)),
-        Workload("ReLU", activations.ReLU(), t_activations.ReLU(), (RESNET_STAGE,)),
-        Workload("BatchNorm2d (train)", norm.BatchNorm2d(c), t_norm.BatchNorm2d(c), (RESNET_STAGE,)),
-        Workload("LayerNorm 256x1024", norm.LayerNorm(1024), t_norm.LayerNorm(1024), ((256, 1024),)),
-        Workload("GlobalAvgPool2d", pooling.GlobalAvgPool2d(), t_pooling.GlobalAvgPool2d(), (RESNET_STAGE,)),
-        Workload("MaxPool2d 2x2", pooling.MaxPool2d(2), t_pooling.MaxPool2d(2), (RESNET_STAGE,)),
-        Workload("CrossEntropyLoss 512x1000", losses.CrossEntropyLoss(), t_losses.CrossEntropyLoss(),
-                 ((512, 1000), (512,)), classes=True),
-        Workload("MSELoss", losses.MSELoss(), t_losses.MSELoss(), (RESNET_STAGE, RESNET_STAGE)),
         Workload("ResidualBlock d1024 N256", blocks.ResidualBlock(1024), t_blocks.ResidualBlock(1024),
                  ((1024, 256),)),
         Workload("SEBlock r16", blocks.SEBlock(c, 16), t_blocks.SEBlock(c, 16), (RESNET_STAGE,)),
         Workload("SEResNetBlock", blocks.SEResNetBlock(c, c, 1, 16), t_blocks.SEResNetBlock(c, c, 1, 16),
-                 (RESNET_STAGE,), 2 * conv_flops),
+                 (RESNET_STAGE,)),
     ]
 
 
 def median_time(function, repeats: int, budget: float = 2.0) -> float:
-    function()  # warm-up
+    """Median of up to ``repeats`` runs after a warm-up, within ``budget`` seconds (at least 3).
+
+    Each function is timed in a block of its own: interleaving torch with NumPy would time
+    each against the other's worker threads, which spin for a while after their work."""
+    function()
     times = []
     start = time.perf_counter()
     while len(times) < repeats and (time.perf_counter() - start < budget or len(times) < 3):
@@ -96,7 +166,34 @@ def make_inputs(load: Workload, dtype, rng):
     return arrays
 
 
-def time_pair(load: Workload, dtype, repeats: int) -> tuple[float, float]:
+def limit_time(load: Workload, dtype, rng, repeats: int, budget: float) -> float | None:
+    """The time of the work the layer cannot avoid, on arrays made here: its three products
+    (each in its faster layout), or its passes over memory. None for a layer with neither."""
+    if load.products:
+        m, k, o = load.products
+        x, weight, g = (rng.standard_normal(shape).astype(dtype) for shape in ((m, k), (o, k), (m, o)))
+        x_cols, g_cols = np.ascontiguousarray(x.T), np.ascontiguousarray(g.T)  # positions as columns
+        products = [(lambda: x @ weight.T, lambda: weight @ x_cols),
+                    (lambda: g.T @ x, lambda: g_cols @ x_cols.T),
+                    (lambda: g @ weight, lambda: weight.T @ g_cols)]
+        return sum(min(median_time(form, repeats, budget / 6) for form in forms) for forms in products)
+    if load.passes:
+        source = rng.standard_normal(load.inputs[0]).astype(dtype).reshape(-1)
+        target = np.empty_like(source)
+        copies = load.passes / 2  # a copy is one read and one write
+        cut = round((copies - int(copies)) * source.size)
+
+        def passes():
+            for _ in range(int(copies)):
+                np.copyto(target, source)
+            np.copyto(target[:cut], source[:cut])
+
+        return median_time(passes, repeats, budget)
+    return None
+
+
+def time_workload(load: Workload, dtype, rounds: int, budget: float) -> tuple[float, float, float | None]:
+    """Reference, torch and limit times, in seconds (limit None where the layer has none)."""
     rng = np.random.default_rng(0)
     inputs = make_inputs(load, dtype, rng)
     layer = load.reference.to(dtype)
@@ -116,7 +213,8 @@ def time_pair(load: Workload, dtype, repeats: int) -> tuple[float, float]:
         tensors[0].grad = None
         module(*tensors).backward(grad)
 
-    return median_time(reference, repeats), median_time(twin, repeats)
+    return (median_time(reference, rounds, budget), median_time(twin, rounds, budget),
+            limit_time(load, dtype, rng, rounds, budget))
 
 
 def matmul_rate(dtype, size: int = 1024) -> float:
@@ -152,6 +250,7 @@ def matrix_timings(seeds: int) -> dict[str, float]:
         """))
         timings = {"cases": count}
         for label, extra in (("serial", []), ("-n auto", ["-n", "auto"])):
+            print(f"timing the matrix at {seeds} seeds ({count} cases) and its floor, {label}", flush=True)
             timings[f"matrix {label}"] = time_pytest([*args, *extra], ROOT)
             timings[f"empty {label}"] = time_pytest(["test_empty.py", *extra], Path(empty_dir))
     return timings
@@ -177,25 +276,90 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores; NumPy {np.__version__} with {blas}; torch {torch.__version__}"
 
 
-def run(threads: int, repeats: int, with_matrix: bool) -> str:
-    torch.set_num_threads(threads)
+@dataclass
+class Row:
+    name: str
+    dtype: str
+    threads: int
+    reference: float
+    torch: float
+    limit: float | None
+    target: str
+
+    @property
+    def met(self) -> str:
+        if not self.target:
+            return ""
+        ratio = self.reference / (self.limit if self.target.startswith("ref/limit") else self.torch)
+        return "yes" if ratio <= float(self.target.split()[-1]) else "no"
+
+    def markdown(self) -> str:
+        limit = f"{self.limit * 1e3:.2f} | {self.reference / self.limit:.2f}" if self.limit else " | "
+        return (f"| {self.name} | {self.dtype} | {self.threads} | {self.reference * 1e3:.2f} | {self.torch * 1e3:.2f} "
+                f"| {limit} | {self.reference / self.torch:.2f} | {self.target} | {self.met} |")
+
+
+def measure(thread_counts, rounds: int, budget: float, only: str | None = None) -> list[Row]:
+    loads = [load for load in workloads() if only is None or only in load.name]
+    total, rows = len(loads) * 2 * len(thread_counts), []
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        with threadpool_limits(threads):
+            for load in loads:
+                for dtype in ("float32", "float64"):
+                    ref, twin, limit = time_workload(load, dtype, rounds, budget)
+                    rows.append(Row(load.name, dtype, threads, ref, twin, limit, load.target))
+                    print(f"[{len(rows)}/{total}] {rows[-1].markdown()}", flush=True)
+    return rows
+
+
+def picture(rows: list[Row], path: Path) -> None:
+    """Time per layer, reference, torch and the limit side by side: one panel per dtype, at the
+    largest thread count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    threads = max(row.threads for row in rows)
+    dtypes = ("float32", "float64")
+    shown = [[row for row in rows if row.threads == threads and row.dtype == dtype and row.target] for dtype in dtypes]
+    figure, axes = plt.subplots(1, 2, figsize=(16, 0.32 * len(shown[0]) + 1.5), sharey=True)
+    for ax, dtype, panel in zip(axes, dtypes, shown, strict=True):
+        y = np.arange(len(panel))
+        height = 0.27
+        ax.barh(y - height, [row.reference * 1e3 for row in panel], height, label="reference (NumPy)")
+        ax.barh(y, [row.torch * 1e3 for row in panel], height, label="torch")
+        ax.barh(y + height, [(row.limit or 0) * 1e3 for row in panel], height, label="limit on this machine")
+        ax.set_xscale("log")
+        ax.set_xlabel("ms, forward + backward (log scale)")
+        ax.set_title(f"{dtype}, {threads} threads")
+        ax.grid(axis="x", which="both", alpha=0.3)
+    axes[0].set_yticks(np.arange(len(shown[0])), [row.name for row in shown[0]], fontsize=8)
+    axes[0].invert_yaxis()
+    axes[0].legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def run(thread_counts, rounds: int, with_matrix: bool, only: str | None = None) -> tuple[str, list[Row]]:
     lines = [f"# Benchmark ({datetime.date.today().isoformat()})", "", f"Machine: {machine()}.",
-             f"Threads: {threads} for NumPy's BLAS and for torch. Times are medians, forward + backward.", ""]
-    with threadpool_limits(threads):
+             f"Threads: {', '.join(map(str, thread_counts))}, the same for NumPy's BLAS and for torch. "
+             "Times are medians of repeated runs, forward + backward, in ms.",
+             f"GLIBC_TUNABLES: {os.environ.get('GLIBC_TUNABLES', '(unset)')}.", ""]
+    with threadpool_limits(max(thread_counts)):
         rates = {dtype: matmul_rate(dtype) for dtype in ("float32", "float64")}
-        lines += [f"NumPy matmul rate (1024x1024): float32 {rates['float32'] / 1e9:.1f} GFLOP/s, "
-                  f"float64 {rates['float64'] / 1e9:.1f} GFLOP/s.", "",
-                  "| layer | dtype | reference ms | torch ms | reference / torch | reference GFLOP/s "
-                  "| of matmul rate |",
-                  "|---|---|---:|---:|---:|---:|---:|"]
-        for load in workloads():
-            for dtype in ("float32", "float64"):
-                ref, twin = time_pair(load, dtype, repeats)
-                rate = f"{load.flops / ref / 1e9:.1f} | {load.flops / ref / rates[dtype]:.0%}" if load.flops else " | "
-                lines.append(f"| {load.name} | {dtype} | {ref * 1e3:.2f} | {twin * 1e3:.2f} | {ref / twin:.2f} "
-                             f"| {rate} |")
-                print(lines[-1], flush=True)
-        lines += ["", "Softmax 512x1000, backward alone, Jacobian loop / vectorized: " + ", ".join(
+    lines += [f"NumPy matmul rate (1024x1024, {max(thread_counts)} threads): float32 {rates['float32'] / 1e9:.1f} "
+              f"GFLOP/s, float64 {rates['float64'] / 1e9:.1f} GFLOP/s.", "",
+              "| layer | dtype | threads | reference | torch | limit | ref / limit | ref / torch | target | met |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    rows = measure(thread_counts, rounds, budget=0.5, only=only)
+    lines += [row.markdown() for row in rows]
+    targeted = [row for row in rows if row.target]
+    lines += ["", f"Targets met: {sum(row.met == 'yes' for row in targeted)} of {len(targeted)}.", ""]
+    with threadpool_limits(max(thread_counts)):
+        lines += ["Softmax 512x1000, backward alone, Jacobian loop / vectorized: " + ", ".join(
             f"{dtype} {softmax_backward_ratio(dtype):.0f}x" for dtype in ("float32", "float64")) + "."]
     if with_matrix:
         lines += ["", "## The parity matrix against pytest's floor", "",
@@ -215,21 +379,24 @@ def run(threads: int, repeats: int, with_matrix: bool) -> str:
                              f"| {matrix / empty:.2f} |")
             speedup = timings["matrix serial"] / timings["matrix -n auto"]
             lines.append(f"| {seeds} seeds | serial / -n auto | | {speedup:.2f}x | | | | |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", rows
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="reference layers against torch, and the matrix against pytest")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--repeats", type=int, default=10)
+    parser = argparse.ArgumentParser(description="reference layers against torch and their limits, "
+                                                 "and the matrix against pytest")
+    parser.add_argument("--threads", type=int, nargs="+", default=sorted({1, os.cpu_count() or 1}))
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--only", help="time only the layers whose name contains this")
     parser.add_argument("--no-matrix", action="store_true", help="skip timing the parity matrix")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench.md")
     args = parser.parse_args(argv)
-    text = run(args.threads, args.repeats, not args.no_matrix)
+    text, rows = run(args.threads, args.rounds, not args.no_matrix, args.only)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
+    picture(rows, args.out.with_suffix(".png"))
     print(text)
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
 
 
 if __name__ == "__main__":
