@@ -11,7 +11,8 @@ from parity_tests.engine.registry import Case
 from parity_tests.suite.pairs import PAIRS
 
 ANY_SHAPE = {"Sigmoid", "ReLU", "MSELoss", "LayerNorm", "Flatten"}  # element-wise, or any number of leading axes
-REFUSED_BY = {"Sequential": "Linear", "ConvStack": "Conv2d", "SoftmaxJacobian": "Softmax"}  # the part whose check refuses, named
+# the part whose check refuses, named
+REFUSED_BY = {"Sequential": "Linear", "ConvStack": "Conv2d", "SoftmaxJacobian": "Softmax"}
 INTEGERS_WELCOME = {"simple_conv2d", "global_avg_pool"}  # forward-only functions of pixel values
 CHANNELS_CHECKED = {"Conv2d", "BatchNorm2d", "SEBlock", "SEResNetBlock"}
 

@@ -48,6 +48,17 @@ LATER_STAGE = (32, 256, 14, 14)  # batch 32, 256 channels, 14x14: 6.4 MB in floa
 CONV_TARGET, MEMORY_TARGET = 1.3, 2.0  # reference / limit for matrix-bound layers; reference / torch otherwise
 
 
+@dataclass(frozen=True)
+class Target:
+    """reference / ``against`` (the limit, or torch) must be at most ``bound``."""
+
+    against: str
+    bound: float
+
+    def __str__(self) -> str:
+        return f"ref/{self.against} <= {self.bound}"
+
+
 @dataclass
 class Workload:
     """One layer on one shape. ``products`` are the (M, K, O) of its three matrix products
@@ -64,10 +75,10 @@ class Workload:
     classes: bool = False  # the second input is integer class targets
 
     @property
-    def target(self) -> str:
+    def target(self) -> Target | None:
         if self.products:
-            return f"ref/limit <= {CONV_TARGET}"
-        return f"ref/torch <= {MEMORY_TARGET}" if self.passes else ""
+            return Target("limit", CONV_TARGET)
+        return Target("torch", MEMORY_TARGET) if self.passes else None
 
 
 CONV_SHAPES = [  # (N, C, O, H, kernel, stride, padding)
@@ -284,19 +295,19 @@ class Row:
     reference: float
     torch: float
     limit: float | None
-    target: str
+    target: Target | None
 
     @property
     def met(self) -> str:
-        if not self.target:
+        if self.target is None:
             return ""
-        ratio = self.reference / (self.limit if self.target.startswith("ref/limit") else self.torch)
-        return "yes" if ratio <= float(self.target.split()[-1]) else "no"
+        ratio = self.reference / (self.limit if self.target.against == "limit" else self.torch)
+        return "yes" if ratio <= self.target.bound else "no"
 
     def markdown(self) -> str:
         limit = f"{self.limit * 1e3:.2f} | {self.reference / self.limit:.2f}" if self.limit else " | "
         return (f"| {self.name} | {self.dtype} | {self.threads} | {self.reference * 1e3:.2f} | {self.torch * 1e3:.2f} "
-                f"| {limit} | {self.reference / self.torch:.2f} | {self.target} | {self.met} |")
+                f"| {limit} | {self.reference / self.torch:.2f} | {self.target or ''} | {self.met} |")
 
 
 def measure(thread_counts, rounds: int, budget: float, only: str | None = None) -> list[Row]:
@@ -323,7 +334,8 @@ def picture(rows: list[Row], path: Path) -> None:
 
     threads = max(row.threads for row in rows)
     dtypes = ("float32", "float64")
-    shown = [[row for row in rows if row.threads == threads and row.dtype == dtype and row.target] for dtype in dtypes]
+    targeted = [row for row in rows if row.threads == threads and row.target is not None]
+    shown = [[row for row in targeted if row.dtype == dtype] for dtype in dtypes]
     figure, axes = plt.subplots(1, 2, figsize=(16, 0.32 * len(shown[0]) + 1.5), sharey=True)
     for ax, dtype, panel in zip(axes, dtypes, shown, strict=True):
         y = np.arange(len(panel))
@@ -356,7 +368,7 @@ def run(thread_counts, rounds: int, with_matrix: bool, only: str | None = None) 
               "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
     rows = measure(thread_counts, rounds, budget=0.5, only=only)
     lines += [row.markdown() for row in rows]
-    targeted = [row for row in rows if row.target]
+    targeted = [row for row in rows if row.target is not None]
     lines += ["", f"Targets met: {sum(row.met == 'yes' for row in targeted)} of {len(targeted)}.", ""]
     with threadpool_limits(max(thread_counts)):
         lines += ["Softmax 512x1000, backward alone, Jacobian loop / vectorized: " + ", ".join(
