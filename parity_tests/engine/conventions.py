@@ -13,12 +13,21 @@ in any of these styles is checked as it is, with no wrapper class.
   ``(forward, backward)``, ``forward(x, *params) -> (out, cache)`` and
   ``backward(dout, cache) -> (dx, *dparams)``.
 
+A layer takes its inputs as arguments, in the pair's order (nested where the pair declares
+``arguments``), and its backward one upstream gradient per differentiable output. It gives
+back the gradient of every differentiated input: the array itself when there is one, a
+tuple in input order when there are several (a tuple over every input, with anything at
+the constant ones, is read the same way), nothing when no input is differentiated. A layer
+that keeps them instead declares where (``Attributes(grad_input=("dx", "dh0"))``).
+
 Hooks, each a method name or a function of the layer:
 - ``init(layer, *inputs)``: creates parameters that the layer builds on its first forward;
   the harness calls it once, on the first batch, before loading the case's values;
 - ``clear(layer)``: drops what a layer caches across batches (a list of inputs, gradients it
   accumulates); the harness calls it before every forward;
-- ``mode(layer, training)``, or an attribute name set to True or False: train / eval.
+- ``mode(layer, training)``, or an attribute name set to True or False: train / eval;
+- ``mode_argument="training"``: the mode is a keyword argument of forward instead
+  (``forward(x, training=True)``).
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from parity_tests.engine.layouts import DeclarationError
+from parity_tests.engine.structure import leaves
 
 Hook = str | Callable | None
 
@@ -39,6 +49,7 @@ class Convention:
     init: Hook = None
     clear: Hook = None
     mode: Hook = None
+    mode_argument: str | None = None
 
     # -- the questions the harness asks; each subclass answers them ----------------------
 
@@ -62,11 +73,16 @@ class Convention:
     def grad(self, layer, name: str) -> np.ndarray | None:
         raise NotImplementedError
 
-    def forward(self, layer, inputs: list[np.ndarray]):
+    def forward(self, layer, arguments: list, training: bool = True):
+        """Run forward on ``arguments`` (the inputs as the layer takes them); its result."""
         raise NotImplementedError
 
-    def backward(self, layer, method: str, upstream: np.ndarray):
+    def backward(self, layer, method: str, upstreams: list, inputs: tuple[str, ...], every_input: tuple[str, ...]):
+        """Run backward on ``upstreams``; the gradients of the differentiated ``inputs``, in order."""
         raise NotImplementedError
+
+    def mode_keywords(self, training: bool) -> dict:
+        return {} if self.mode_argument is None else {self.mode_argument: training}
 
     def where(self, name: str) -> str:
         """Where this convention looks for the gradient of ``name`` (for messages)."""
@@ -81,11 +97,14 @@ class Convention:
         self._call("clear", self.clear, layer)
 
     def train(self, layer, training: bool, pair_name: str) -> None:
+        if self.mode_argument is not None:
+            return  # passed to every forward instead
         if self.mode is None:
             if not training:
                 raise DeclarationError(f"pair {pair_name}: a configuration asks for eval mode, but the "
                                        f"{type(self).__name__} convention declares no mode hook "
-                                       "(mode=\"attribute\" or mode=lambda layer, training: ...)")
+                                       "(mode=\"attribute\", mode=lambda layer, training: ... or "
+                                       "mode_argument=\"training\")")
         elif isinstance(self.mode, str) and not callable(getattr(layer, self.mode, None)):
             setattr(layer, self.mode, training)
         else:
@@ -120,6 +139,27 @@ def _returned(value, what: str, instead: str):
     if value is None:
         raise DeclarationError(f"{what} returned None; {instead}")
     return value
+
+
+def input_gradients(returned, inputs: tuple[str, ...], every_input: tuple[str, ...], what: str) -> tuple:
+    """The gradients of the differentiated ``inputs`` from what a backward gave: the array
+    itself for one, a tuple (nested as the inputs are, or not) for several, in input order;
+    a tuple over ``every_input`` is read at the differentiated positions. Anything else is a
+    DeclarationError naming what is missing."""
+    if not inputs:
+        return ()
+    values = [returned] if isinstance(returned, np.ndarray) else leaves(returned) if returned is not None else []
+    if len(values) == len(every_input) != len(inputs):
+        values = [v for name, v in zip(every_input, values, strict=True) if name in inputs]
+    if len(values) != len(inputs) or any(v is None for v in values):
+        got = "None" if returned is None else f"{len(values)} value(s)"
+        missing = ", ".join(inputs[len(values):]) if len(values) < len(inputs) else ""
+        raise DeclarationError(
+            f"{what} returned {got}; the pair differentiates {len(inputs)} input(s) ({', '.join(inputs)})"
+            + (f": no gradient for {missing}" if missing else "")
+            + ". Return every input gradient, a tuple in input order, or declare where the layer keeps them "
+            "(grad_input=...); declare an input constant=True if it is not differentiated (a target, a mask)")
+    return tuple(values)
 
 
 # -- this suite's own protocol -------------------------------------------------------------
@@ -158,11 +198,12 @@ class Protocol(Convention):
     def where(self, name):
         return f"named_grads()[{name!r}]"
 
-    def forward(self, layer, inputs):
-        return layer(*inputs)
+    def forward(self, layer, arguments, training=True):
+        return layer(*arguments, **self.mode_keywords(training))
 
-    def backward(self, layer, method, upstream):
-        return getattr(layer, method)(upstream)
+    def backward(self, layer, method, upstreams, inputs, every_input):
+        return input_gradients(getattr(layer, method)(*upstreams), inputs, every_input,
+                               f"{type(layer).__name__}.{method}")
 
 
 # -- attributes and dicts of any name --------------------------------------------------------
@@ -173,22 +214,35 @@ class _Stored(Convention):
     """Forward and backward methods whose results are returned or stored in an attribute."""
 
     output: str | None = None
-    grad_input: str | None = None
+    grad_input: str | tuple[str, ...] | dict[str, str] | None = None  # one attribute, one per input, or by input
 
-    def forward(self, layer, inputs):
-        returned = _method(layer, "forward", self)(*inputs)
+    def forward(self, layer, arguments, training=True):
+        returned = _method(layer, "forward", self)(*arguments, **self.mode_keywords(training))
         if self.output is None:
             return _returned(returned, f"{type(layer).__name__}.forward",
                              "if the layer stores its output in an attribute, declare output=\"<attribute>\"")
         return getattr(layer, self.output)
 
-    def backward(self, layer, method, upstream):
-        returned = _method(layer, method, self)(upstream)
+    def backward(self, layer, method, upstreams, inputs, every_input):
+        returned = _method(layer, method, self)(*upstreams)
+        what = f"{type(layer).__name__}.{method}"
         if self.grad_input is None:
-            return _returned(returned, f"{type(layer).__name__}.{method}",
-                             "if the layer stores the input gradient in an attribute, declare "
-                             "grad_input=\"<attribute>\"")
-        return getattr(layer, self.grad_input, None)
+            if returned is None and inputs:
+                raise DeclarationError(f"{what} returned None; if the layer stores the input gradient in an "
+                                       "attribute, declare grad_input=\"<attribute>\"")
+            return input_gradients(returned, inputs, every_input, what)
+        if isinstance(self.grad_input, str):
+            return input_gradients(getattr(layer, self.grad_input, None), inputs, every_input,
+                                   f"{what} (attribute {self.grad_input})")
+        if isinstance(self.grad_input, dict):
+            if missing := [n for n in inputs if n not in self.grad_input]:
+                raise DeclarationError(f"grad_input={self.grad_input!r} names no attribute for the "
+                                       f"differentiated input(s) {', '.join(missing)}")
+            attributes = [self.grad_input[n] for n in inputs]
+        else:
+            attributes = list(self.grad_input)
+        return input_gradients(tuple(getattr(layer, a, None) for a in attributes), inputs, every_input,
+                               f"{what} (attributes {', '.join(attributes)})")
 
 
 def _owner(layer, dotted: str):
@@ -290,8 +344,10 @@ class FunctionalLayer:
 
 @dataclass(frozen=True)
 class Functional(Convention):
-    """``forward(x, *params) -> (out, cache)``, ``backward(dout, cache) -> (dx, *dparams)``,
-    the parameters in the order ``params`` names them."""
+    """``forward(*inputs, *params) -> (out, cache)``, ``backward(*upstreams, cache) ->
+    (*dinputs, *dparams)``, the parameters in the order ``params`` names them: the course's
+    ``rnn_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)`` and
+    ``rnn_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db)``."""
 
     params: tuple[str, ...] = ()
 
@@ -319,8 +375,9 @@ class Functional(Convention):
     def where(self, name):
         return f"the backward's result for {name}"
 
-    def forward(self, layer, inputs):
-        returned = layer.forward(*inputs, *(layer.params[name] for name in self.params))
+    def forward(self, layer, arguments, training=True):
+        returned = layer.forward(*arguments, *(layer.params[name] for name in self.params),
+                                 **self.mode_keywords(training))
         name = getattr(layer.forward, "__name__", "forward")
         if not (isinstance(returned, tuple) and len(returned) == 2):
             raise DeclarationError(f"{name} returned {type(returned).__name__}; the Functional convention expects "
@@ -328,16 +385,17 @@ class Functional(Convention):
         output, layer.cache = returned
         return output
 
-    def backward(self, layer, method, upstream):
-        returned = layer.backward(upstream, layer.cache)
+    def backward(self, layer, method, upstreams, inputs, every_input):
+        returned = layer.backward(*upstreams, layer.cache)
         name = getattr(layer.backward, "__name__", "backward")
-        expected = 1 + len(self.params)
-        if expected == 1 and isinstance(returned, np.ndarray):
-            returned = (returned,)  # a layer without parameters returns dx alone (relu_backward)
-        if not isinstance(returned, tuple) or len(returned) != expected:
+        if not self.params:
+            return input_gradients(returned, inputs, every_input, name)  # dx alone (relu_backward)
+        counts = {len(inputs) + len(self.params), len(every_input) + len(self.params)}
+        if not isinstance(returned, tuple) or len(returned) not in counts:
             got = f"a tuple of {len(returned)}" if isinstance(returned, tuple) else type(returned).__name__
-            raise DeclarationError(f"{name} returned {got}; the Functional convention expects {expected} values "
-                                   f"(dx, {', '.join('d' + p for p in self.params)})")
-        grad_input, *grads = returned
-        layer.grads = dict(zip(self.params, grads, strict=True))
-        return grad_input
+            wanted = ", ".join(["d" + n for n in inputs] + ["d" + p for p in self.params])
+            raise DeclarationError(f"{name} returned {got}; the Functional convention expects "
+                                   f"{len(inputs) + len(self.params)} values ({wanted})")
+        *grad_inputs, = returned[:len(returned) - len(self.params)]
+        layer.grads = dict(zip(self.params, returned[len(grad_inputs):], strict=True))
+        return input_gradients(tuple(grad_inputs), inputs, every_input, name)

@@ -10,6 +10,7 @@ forward and its outputs compared.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import zlib
 from dataclasses import dataclass
@@ -18,8 +19,9 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
+from parity_tests.engine import structure
 from parity_tests.engine.layouts import IDENTITY, DeclarationError, Layout
-from parity_tests.engine.registry import Case, Pair, Param
+from parity_tests.engine.registry import Case, Config, Pair, Param
 from parity_tests.engine.tolerances import FD_STEP, KINK_ATTEMPTS, KINK_MARGIN
 
 
@@ -27,17 +29,47 @@ class HarnessError(AssertionError):
     """The case could not be run as declared (unsynchronised parameter, mutated input, ...)."""
 
 
+# the kinds of check: what a Key's ``kind`` may be
+OUTPUT, GRAD_INPUT, GRAD_PARAM, STATE = "output", "grad input", "grad param", "state"
+SIDE_EFFECT, TWIN, SAMPLING, STEP = "side effect", "twin", "sampling", "step"
+
+
+@dataclass(frozen=True)
+class Key:
+    """What a check judges: its kind (above) and the tensor's name (an input, an output, a
+    reference array; for a side effect, what it changed)."""
+
+    kind: str
+    tensor: str
+
+    def __str__(self) -> str:
+        if self.kind == OUTPUT:
+            return "output" if self.tensor == "output" else f"output {self.tensor}"
+        if self.kind in (GRAD_INPUT, GRAD_PARAM):
+            return f"grad {self.tensor}"
+        if self.kind == STATE:
+            return f"state {self.tensor}"
+        if self.kind == STEP:
+            return self.tensor
+        return f"{self.kind}: {self.tensor}"
+
+
 @dataclass
 class Check:
     """One tensor as the reference, torch in the case's dtype and the float64 judge see it,
     in torch's layout; ``layout`` is how the reference stores it (identity when the same)."""
 
-    name: str
+    key: Key
     reference: np.ndarray  # as the reference returned it, in its own layout
     torch: np.ndarray
     judge: np.ndarray
     layout: Layout = IDENTITY
     problem: str = ""  # a finding instead of a value (a side effect, a missing array): the check fails with it
+    exact: bool = False  # compared exactly (an integer output, indices)
+
+    @property
+    def name(self) -> str:
+        return str(self.key)
 
     def reference_shape(self) -> tuple[int, ...]:
         """The shape the reference must return: the judge's, in the reference's layout."""
@@ -129,7 +161,7 @@ def load_into_reference(pair: Pair, params: list[Param], values: dict[str, np.nd
 
 
 def _to_torch(array: np.ndarray, dtype: torch.dtype, device: str = "cpu") -> torch.Tensor:
-    tensor = torch.from_numpy(array.copy()).to(device)
+    tensor = torch.from_numpy(np.array(array, copy=True)).to(device)
     return tensor.to(dtype) if tensor.is_floating_point() else tensor
 
 
@@ -137,16 +169,23 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
 
-def _check_unchanged(side: str, originals, after) -> None:
-    for i, (before, now) in enumerate(zip(originals, after, strict=True)):
+def _check_unchanged(side: str, originals: dict, after: dict) -> None:
+    for name, before in originals.items():
+        now = after[name]
         now = _numpy(now) if isinstance(now, torch.Tensor) else now
         if not np.array_equal(np.asarray(before, dtype=now.dtype), now):
-            raise HarnessError(f"the {side} modified its input {i} in place")
+            raise HarnessError(f"the {side} modified its input {name!r} in place")
 
 
-def reference_inputs(pair: Pair, inputs) -> list[np.ndarray]:
-    """Torch-layout inputs as the reference takes them (fresh copies)."""
-    return [np.array(pair.input_layout(i).to_reference(x)) for i, x in enumerate(inputs)]
+def reference_inputs(pair: Pair, inputs: dict) -> dict[str, np.ndarray]:
+    """Torch-layout inputs as the reference takes them (fresh copies), by name."""
+    return {name: np.array(pair.input_layout(i).to_reference(inputs[name]))
+            for i, name in enumerate(pair.input_names)}
+
+
+def arguments(pair: Pair, inputs: dict) -> list:
+    """The inputs as the layer is called with them: one argument each, or nested as declared."""
+    return list(structure.build(pair.call_structure, inputs))
 
 
 def _first_change(before: np.ndarray, after) -> str | None:
@@ -154,142 +193,187 @@ def _first_change(before: np.ndarray, after) -> str | None:
     after = np.asarray(after)
     if before.shape != after.shape:
         return f"shape {before.shape} -> {after.shape}"
-    same = (before == after) | (np.isnan(before) & np.isnan(after))
+    same = (before == after) | (np.isnan(before) & np.isnan(after)) if before.dtype.kind == "f" else before == after
     if same.all():
         return None
     index = tuple(int(i) for i in np.argwhere(~same)[0])
     return f"first change at index {index}: {before[index]:.6g} -> {after[index]:.6g}"
 
 
-def _snapshot(arrays: dict) -> dict[str, np.ndarray]:
-    return {name: np.array(value, copy=True) for name, value in arrays.items() if value is not None}
+def _snapshot(arrays: dict) -> dict:
+    return {name: np.array(value, copy=True) for name, value in arrays.items() if isinstance(value, np.ndarray)}
 
 
-ROLES = {"upstream gradient": "the caller's upstream gradient", "output": "the output it had handed out",
-         "grad input": "the input gradient it had handed out"}
-
-
-def _changes(what: str, before: dict[str, np.ndarray], now: dict, state=frozenset()) -> list[tuple[str, str]]:
-    """(check name, message) for each array of ``before`` that ``now`` holds changed."""
-    def role(name):
-        return ROLES.get(name) or f"{'state' if name in state else 'parameter'} {name}"
-
-    return [(f"side effect: {name}", f"{what} changed {role(name)} in place: {change}")
+def _changes(what: str, before: dict, now: dict, roles: dict[str, str]) -> list[tuple[Key, str]]:
+    """(check key, message) for each array of ``before`` that ``now`` holds changed; ``roles``
+    says what each array is to the caller."""
+    return [(Key(SIDE_EFFECT, name), f"{what} changed {roles[name]} in place: {change}")
             for name, value in before.items() if (change := _first_change(value, now.get(name))) is not None]
 
 
-def run_reference_layer(pair: Pair, layer, setup: Setup, inputs, upstream) -> dict[str, np.ndarray]:
+def _upstream_name(pair: Pair, output: str) -> str:
+    return "upstream gradient" if len(pair.output_names) == 1 else f"upstream gradient of {output}"
+
+
+def upstream_arguments(pair: Pair, upstreams: dict[str, np.ndarray]) -> list:
+    """The upstream gradients as the reference's backward takes them: one per top-level
+    output (nested as it is), or one tuple (``upstream="tuple"``); exact outputs get none."""
+    def without_exact(part):
+        if isinstance(part, str):
+            return None if part in pair.exact else part
+        kept = tuple(p for p in (without_exact(q) for q in part) if p is not None)
+        return kept or None
+
+    shaped = without_exact(pair.outputs if isinstance(pair.outputs, tuple) else (pair.outputs,)) or ()
+    built = structure.build(shaped, upstreams)
+    return [built] if pair.upstream == "tuple" and len(pair.differentiable_outputs) > 1 else list(built)
+
+
+def _outputs(pair: Pair, returned, side: str) -> dict:
+    found = structure.unpack(pair.outputs, returned, side)
+    return {name: (_numpy(v) if isinstance(v, torch.Tensor) else np.asarray(v)) for name, v in found.items()}
+
+
+def run_reference_layer(pair: Pair, layer, setup: Setup) -> dict[Key, np.ndarray | str]:
     """Forward and backward on the reference; every result as it returns it (its own layout).
 
-    Side effects torch never has are results too (``side effect: <array>`` -> what happened):
-    backward gets the caller's own upstream array and must leave it alone; parameters must
-    not move in forward or backward, nor state in backward; the output already handed out
-    must not change in backward; the input gradient must not be the upstream array; and a
-    second forward and backward must not overwrite the first call's output or input gradient
-    (a buffer handed out and reused).
+    Side effects torch never has are results too (a ``side effect`` key -> what happened):
+    backward gets the caller's own upstream arrays and must leave them alone; parameters must
+    not move in forward or backward, nor state in backward; the outputs already handed out
+    must not change in backward; an input gradient must not be an upstream array; and a
+    second forward and backward must not overwrite the first call's outputs or input
+    gradients (a buffer handed out and reused).
     """
     convention, output_layout = pair.convention, Layout(pair.output_layout)
+    differentiated = setup.differentiated
 
     def held(names) -> dict:
         return {name: convention.read(layer, name) for name in names}
 
     arrays = [p.reference for p in setup.params]
     params = [name for name in arrays if name not in setup.state]
-    originals = reference_inputs(pair, inputs)
-    working = [x.copy() for x in originals]
+    roles = {name: f"{'state' if name in setup.state else 'parameter'} {name}" for name in arrays}
+    originals = reference_inputs(pair, setup.inputs)
+    working = {name: x.copy() for name, x in originals.items()}
     before_forward = _snapshot(held(params))
     convention.run_clear(layer)
-    output = np.asarray(convention.forward(layer, working))
-    if output.shape != output_layout.reference_shape(upstream.shape):
-        raise HarnessError(
-            f"reference output has shape {output.shape}, torch's has {upstream.shape}"
-            + ("" if output_layout.identity else f" (the declared output layout, {output_layout}, expects "
-                                                 f"{output_layout.reference_shape(upstream.shape)})")
-        )
-    effects = _changes("forward", before_forward, held(params))
-    handed_out = {"output": output}  # the objects the caller holds, watched from here on
-    judged = _snapshot(handed_out)  # the values judged: as they were when handed out
+    outputs = _outputs(pair, convention.forward(layer, arguments(pair, working), setup.training),
+                       f"the reference's {type(layer).__name__}.forward")
+    _check_output_shapes(pair, outputs, setup.output_shapes)
+    effects = _changes("forward", before_forward, held(params), roles)
+    # the objects the caller holds, watched from here on, and their values as handed out (judged)
+    handed_out = {str(Key(OUTPUT, name)): value for name, value in outputs.items()}
+    roles |= {name: f"the {name} it had handed out" for name in handed_out}
     before_backward = _snapshot(held(arrays))
-    caller_upstream = np.array(output_layout.to_reference(upstream))
-    upstream_before = _snapshot({"upstream gradient": caller_upstream})
-    handed_out["grad input"] = convention.backward(layer, pair.backward, caller_upstream)
-    judged |= _snapshot({"grad input": handed_out["grad input"]})
-    effects += _changes("backward", upstream_before, {"upstream gradient": caller_upstream})
-    effects += _changes("backward", {"output": judged["output"]}, handed_out)
-    effects += _changes("backward", before_backward, held(arrays), setup.state)
-    if isinstance(handed_out["grad input"], np.ndarray) and np.shares_memory(handed_out["grad input"],
-                                                                             caller_upstream):
-        effects.append(("side effect: grad input", "backward returned (a view of) the caller's upstream gradient "
-                                                   "as the input gradient"))
+    caller_upstreams = {name: np.array(output_layout.to_reference(g)) for name, g in setup.upstream.items()}
+    upstreams = {_upstream_name(pair, name): g for name, g in caller_upstreams.items()}
+    roles |= {name: f"the caller's {name}" for name in upstreams}
+    upstreams_before, handed_before = _snapshot(upstreams), _snapshot(handed_out)
+    grads = convention.backward(layer, pair.backward, upstream_arguments(pair, caller_upstreams), differentiated,
+                                pair.input_names)
+    effects += _changes("backward", upstreams_before, upstreams, roles)
+    effects += _changes("backward", handed_before, handed_out, roles)
+    effects += _changes("backward", before_backward, held(arrays), roles)
+    for name, grad in zip(differentiated, grads, strict=True):
+        handed_out[f"grad {name}"] = grad
+        gradient = "the input gradient" if name == "input" else f"the gradient of {name}"
+        roles[f"grad {name}"] = f"{gradient} it had handed out"
+        if isinstance(grad, np.ndarray) and any(np.shares_memory(grad, g) for g in caller_upstreams.values()):
+            effects.append((Key(SIDE_EFFECT, f"grad {name}"), f"backward returned (a view of) the caller's upstream "
+                                                             f"gradient as {gradient}"))
+    handed_values = handed_before | _snapshot({f"grad {name}": grad for name, grad in zip(differentiated, grads,
+                                                                                        strict=True)})
+    judged = {Key(OUTPUT, name): handed_values[str(Key(OUTPUT, name))] for name in outputs}
+    judged |= {Key(GRAD_INPUT, name): handed_values.get(f"grad {name}") for name in differentiated}
     for p in setup.params:
         if p.reference in setup.state:  # as forward left it: backward must not change it
-            judged[f"state {p.reference}"] = before_backward[p.reference]
+            judged[Key(STATE, p.reference)] = before_backward[p.reference]
             continue
         grad = convention.grad(layer, p.reference)
         if grad is None:
             raise HarnessError(f"reference backward left no gradient for {p.reference} "
                                f"(looked for {convention.where(p.reference)})")
-        judged[f"grad {p.reference}"] = np.array(grad, copy=True)
+        judged[Key(GRAD_PARAM, p.reference)] = np.array(grad, copy=True)
     _check_unchanged("reference", originals, working)
-    effects += _second_call(pair, layer, setup, handed_out, judged)
-    return judged | {name: np.array(text) for name, text in effects}
+    effects += _second_call(pair, layer, setup, handed_out, handed_values, roles)
+    return judged | dict(effects)
 
 
-def _second_call(pair: Pair, layer, setup: Setup, handed_out, judged) -> list[tuple[str, str]]:
-    """Run forward and backward once more, on the decoy batch and another upstream gradient:
+def _check_output_shapes(pair: Pair, outputs: dict, torch_shapes: dict[str, tuple]) -> None:
+    layout = Layout(pair.output_layout)
+    for name, value in outputs.items():
+        wanted = layout.reference_shape(torch_shapes[name])
+        if np.shape(value) != wanted:
+            what = "reference output" if len(outputs) == 1 else f"reference output {name}"
+            raise HarnessError(
+                f"{what} has shape {np.shape(value)}, torch's has {torch_shapes[name]}"
+                + ("" if layout.identity else f" (the declared output layout, {layout}, expects {wanted})"))
+
+
+def _second_call(pair: Pair, layer, setup: Setup, handed_out: dict, handed_values: dict,
+                 roles: dict) -> list[tuple[Key, str]]:
+    """Run forward and backward once more, on the decoy batch and other upstream gradients:
     what the first call handed out must not change."""
-    convention = pair.convention
+    convention, layout = pair.convention, Layout(pair.output_layout)
     convention.run_clear(layer)
-    convention.forward(layer, reference_inputs(pair, setup.decoy))
-    convention.backward(layer, pair.backward, np.array(Layout(pair.output_layout).to_reference(-2.0 * setup.upstream)))
-    found = _changes("the next forward and backward", {k: judged[k] for k in handed_out}, handed_out)
-    return [(f"{name} (next call)", text) for name, text in found]
+    convention.forward(layer, arguments(pair, reference_inputs(pair, setup.decoy)), setup.training)
+    again = {name: np.array(layout.to_reference(-2.0 * g)) for name, g in setup.upstream.items()}
+    convention.backward(layer, pair.backward, upstream_arguments(pair, again), setup.differentiated,
+                        pair.input_names)
+    found = _changes("the next forward and backward", handed_values, handed_out, roles)
+    return [(Key(SIDE_EFFECT, f"{key.tensor} (next call)"), text) for key, text in found]
 
 
-def torch_forward(module, inputs, dtype: torch.dtype, device: str = "cpu"):
-    """Forward on copies of the inputs; the first requires a gradient."""
-    working = [_to_torch(x, dtype, device) for x in inputs]
-    working[0].requires_grad_(True)
-    return module(*working), working
+def torch_forward(pair: Pair, module, inputs: dict, dtype: torch.dtype, device: str = "cpu",
+                  differentiated: tuple[str, ...] = ()):
+    """Forward on copies of the inputs, the differentiated ones requiring a gradient; the
+    outputs by name, and the inputs as torch saw them."""
+    working = {name: _to_torch(x, dtype, device) for name, x in inputs.items()}
+    for name in differentiated:
+        working[name].requires_grad_(True)
+    returned = module(*arguments(pair, working))
+    return structure.unpack(pair.outputs, returned, f"the torch twin {type(module).__name__}"), working
 
 
-def torch_backward(module, setup: Setup, output, working) -> dict[str, np.ndarray]:
-    output.backward(_to_torch(setup.upstream, output.dtype, output.device))
-    results = {"output": output, "grad input": working[0].grad}
+def torch_backward(pair: Pair, module, setup: Setup, outputs: dict, working: dict) -> dict[Key, np.ndarray]:
+    """One ``torch.autograd.backward`` over every differentiable output, each with its own
+    upstream gradient."""
+    differentiable = [outputs[name] for name in pair.differentiable_outputs]
+    if dead := [name for name, t in zip(pair.differentiable_outputs, differentiable, strict=True)
+                if not t.requires_grad]:
+        raise HarnessError(f"torch output(s) {', '.join(dead)} do not depend on any differentiated input or "
+                           "parameter; declare them exact=(...) if they are indices or counts")
+    torch.autograd.backward(differentiable, [_to_torch(setup.upstream[name], t.dtype, t.device)
+                                             for name, t in zip(pair.differentiable_outputs, differentiable,
+                                                                strict=True)])
+    results = {Key(OUTPUT, name): t for name, t in outputs.items()}
+    for name in setup.differentiated:  # an input the outputs never reach has a zero gradient
+        results[Key(GRAD_INPUT, name)] = working[name].grad if working[name].grad is not None \
+            else torch.zeros_like(working[name])
     for p in setup.params:
         if p.reference in setup.state:
-            results[f"state {p.reference}"] = _torch_tensor(module, p.torch)
+            results[Key(STATE, p.reference)] = _torch_tensor(module, p.torch)
         else:
             grad = module.get_parameter(p.torch).grad
             if grad is None:
                 raise HarnessError(f"torch parameter {p.torch} received no gradient")
-            results[f"grad {p.reference}"] = grad
+            results[Key(GRAD_PARAM, p.reference)] = grad
     _check_unchanged("torch twin", setup.inputs, working)
     return {k: _numpy(v) for k, v in results.items()}
 
 
-def _as_outputs(pair: Pair, result) -> dict[str, np.ndarray]:
-    values = result if isinstance(result, tuple) else (result,)
-    if len(values) != len(pair.outputs):
-        raise HarnessError(f"pair {pair.name}: expected outputs {pair.outputs}, got {len(values)} values")
-    return {
-        name: (_numpy(v) if isinstance(v, torch.Tensor) else np.asarray(v))
-        for name, v in zip(pair.outputs, values, strict=True)
-    }
-
-
-def run_function(pair: Pair, function, inputs, torch_dtype=None, device="cpu") -> dict[str, np.ndarray]:
+def run_function(pair: Pair, function, inputs: dict, torch_dtype=None, device="cpu") -> dict[Key, np.ndarray]:
     """Run a forward-only function; ``torch_dtype`` None means the reference side."""
     if torch_dtype is None:
         originals = reference_inputs(pair, inputs)
-        working = [x.copy() for x in originals]
-        outputs = _as_outputs(pair, function(*working))
+        working = {name: x.copy() for name, x in originals.items()}
+        outputs = _outputs(pair, function(*arguments(pair, working)), "the reference")
         _check_unchanged("reference", originals, working)
     else:
-        working = [_to_torch(x, torch_dtype, device) for x in inputs]
-        outputs = _as_outputs(pair, function(*working))
+        working = {name: _to_torch(x, torch_dtype, device) for name, x in inputs.items()}
+        outputs = _outputs(pair, function(*arguments(pair, working)), "the torch twin")
         _check_unchanged("torch twin", inputs, working)
-    return outputs
+    return {Key(OUTPUT, name): np.asarray(value) for name, value in outputs.items()}
 
 
 # -- one case ----------------------------------------------------------------------------
@@ -299,36 +383,48 @@ def run_function(pair: Pair, function, inputs, torch_dtype=None, device="cpu") -
 class Setup:
     """Everything a case draws, in torch's layout; the same values go to every side."""
 
-    inputs: list[np.ndarray]
+    config: Config  # what the factories get: the case's, with ``seed`` for a seeded pair
+    inputs: dict[str, np.ndarray]
     params: list[Param]
     values: dict[str, np.ndarray]  # reference name -> array, torch's layout, case dtype
     training: bool
     state: frozenset[str] = frozenset()  # the reference names of torch buffers (compared after forward)
-    upstream: np.ndarray | None = None
-    decoy: list[np.ndarray] | None = None  # a first batch every side sees before the real one
+    differentiated: tuple[str, ...] = ()  # the inputs whose gradients are judged
+    upstream: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # per differentiable output
+    output_shapes: dict[str, tuple] = dataclasses.field(default_factory=dict)  # torch's, per output
+    decoy: dict[str, np.ndarray] | None = None  # a first batch every side sees before the real one
 
     def astype(self, dtype) -> Setup:
         def cast(x):
             return x.astype(dtype) if np.issubdtype(x.dtype, np.floating) else x
 
         return dataclasses.replace(
-            self, inputs=[cast(x) for x in self.inputs], values={k: cast(v) for k, v in self.values.items()},
-            upstream=None if self.upstream is None else cast(self.upstream),
-            decoy=None if self.decoy is None else [cast(x) for x in self.decoy],
+            self, inputs={k: cast(x) for k, x in self.inputs.items()},
+            values={k: cast(v) for k, v in self.values.items()},
+            upstream={k: cast(g) for k, g in self.upstream.items()},
+            decoy=None if self.decoy is None else {k: cast(x) for k, x in self.decoy.items()},
         )
 
 
-def build_reference(pair: Pair, config, setup: Setup, dtype):
+def factory_config(case: Case) -> Config:
+    """The config the factories get: a seeded pair's carries the case's own seed."""
+    if not case.pair.seeded:
+        return case.config
+    return Config(**(vars(case.config) | {"seed": case_seed(case)}))
+
+
+def build_reference(pair: Pair, setup: Setup, dtype):
     """The reference, its lazily built arrays created on the first batch, the case's values loaded."""
-    layer = pair.convention.prepare(pair.reference(config), pair.name)
-    pair.convention.run_init(layer, reference_inputs(pair, setup.decoy or setup.inputs))
+    layer = pair.convention.prepare(pair.reference(setup.config), pair.name)
+    first = setup.decoy if setup.decoy is not None else setup.inputs
+    pair.convention.run_init(layer, arguments(pair, reference_inputs(pair, first)))
     load_into_reference(pair, setup.params, setup.values, layer, dtype)
     pair.convention.train(layer, setup.training, pair.name)
     return layer
 
 
-def build_torch(pair: Pair, config, setup: Setup, dtype: torch.dtype, device: str = "cpu"):
-    module = pair.torch(config).to(device=device, dtype=dtype).train(setup.training)
+def build_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu"):
+    module = pair.torch(setup.config).to(device=device, dtype=dtype).train(setup.training)
     load_into_torch(setup.params, setup.values, module)
     return module
 
@@ -363,90 +459,158 @@ def draw_setup(case: Case, values: dict[str, np.ndarray] | None = None) -> Setup
     raise HarnessError(f"{case.id}: no draw in {KINK_ATTEMPTS} kept every ReLU input {KINK_MARGIN:g} away from 0")
 
 
+def _draw(pair: Pair, config, rng, dtype) -> dict[str, np.ndarray]:
+    return {name: make(config, rng, dtype) for name, make in zip(pair.input_names, pair.inputs, strict=True)}
+
+
 def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -> tuple[Setup, float]:
-    """Draw inputs, then parameters and state, then the upstream gradient, from the case's seed."""
+    """Draw inputs, then parameters and state, then the upstream gradients, from the case's seed."""
     pair, config, dtype = case.pair, case.config, np.dtype(case.dtype)
     rng = np.random.default_rng(case_seed(case) if attempt == 0 else [case_seed(case), attempt])
-    inputs = [make(config, rng, dtype) for make in pair.inputs]
+    inputs = _draw(pair, config, rng, dtype)
     training = getattr(config, "mode", "train") == "train"
+    built = factory_config(case)
     if not pair.is_layer:
-        return Setup(inputs, [], {}, training), np.inf
-    layer, module = pair.convention.prepare(pair.reference(config), pair.name), pair.torch(config)
-    pair.convention.run_init(layer, reference_inputs(pair, inputs))
+        return Setup(built, inputs, [], {}, training), np.inf
+    layer, module = pair.convention.prepare(pair.reference(built), pair.name), pair.torch(built)
+    pair.convention.run_init(layer, arguments(pair, reference_inputs(pair, inputs)))
     params = synchronised(pair, layer, module)
     buffers = {name for name, _ in module.named_buffers()}
     tensors = torch_arrays(module)
     values = {p.reference: (p.draw(rng, tuple(tensors[p.torch].shape)) if given is None else given[p.reference])
               .astype(dtype) for p in params}
-    setup = Setup(inputs, params, values, training, frozenset(p.reference for p in params if p.torch in buffers))
-    # the judge's output fixes the shape of the random upstream gradient every side gets
-    with ReluWatch() as watch:
-        output, _ = torch_forward(build_torch(pair, config, setup, torch.float64), inputs, torch.float64)
-    setup.upstream = rng.standard_normal(tuple(output.shape)).astype(dtype)
+    setup = Setup(built, inputs, params, values, training, frozenset(p.reference for p in params if p.torch in buffers),
+                  pair.differentiated(inputs))
+    # the judge's outputs fix the shapes of the random upstream gradients every side gets
+    with ReluWatch() as watch, torch.no_grad():
+        outputs, _ = torch_forward(pair, build_torch(pair, setup, torch.float64), inputs, torch.float64)
+    setup.output_shapes = {name: tuple(t.shape) for name, t in outputs.items()}
+    setup.upstream = {name: rng.standard_normal(setup.output_shapes[name]).astype(dtype)
+                      for name in pair.differentiable_outputs}
     # layers are reused across batches: a value cached by the first forward must not leak
-    setup.decoy = [make(config, rng, dtype) for make in pair.inputs]
+    setup.decoy = _draw(pair, config, rng, dtype)
     return setup, watch.margin
 
 
-def run_torch(pair: Pair, config, setup: Setup, dtype: torch.dtype, device: str = "cpu") -> dict[str, np.ndarray]:
+@contextlib.contextmanager
+def global_generators(seed: int):
+    """Torch's and NumPy's global generators seeded to ``seed``, and restored after."""
+    state = np.random.get_state()
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []):
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        try:
+            yield
+        finally:
+            np.random.set_state(state)
+
+
+def run_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu") -> dict[Key, np.ndarray]:
     if not pair.is_layer:
-        return run_function(pair, pair.torch(config), setup.inputs, dtype, device)
-    module = build_torch(pair, config, setup, dtype, device)
+        return run_function(pair, pair.torch(setup.config), setup.inputs, dtype, device)
+    module = build_torch(pair, setup, dtype, device)
     with torch.no_grad():
-        module(*[_to_torch(x, dtype, device) for x in setup.decoy])
-    return torch_backward(module, setup, *torch_forward(module, setup.inputs, dtype, device))
+        module(*arguments(pair, {n: _to_torch(x, dtype, device) for n, x in setup.decoy.items()}))
+    return torch_backward(pair, module, setup, *torch_forward(pair, module, setup.inputs, dtype, device,
+                                                              setup.differentiated))
 
 
-def run_reference(pair: Pair, config, setup: Setup, dtype) -> dict[str, np.ndarray]:
+def run_reference(pair: Pair, setup: Setup, dtype) -> dict[Key, np.ndarray | str]:
     """The reference's results, each in its own layout."""
     if not pair.is_layer:
-        return run_function(pair, pair.reference(config), setup.inputs)
-    layer = build_reference(pair, config, setup, dtype)
+        return run_function(pair, pair.reference(setup.config), setup.inputs)
+    layer = build_reference(pair, setup, dtype)
     pair.convention.run_clear(layer)
-    pair.convention.forward(layer, reference_inputs(pair, setup.decoy))
-    return run_reference_layer(pair, layer, setup, setup.inputs, setup.upstream)
+    pair.convention.forward(layer, arguments(pair, reference_inputs(pair, setup.decoy)), setup.training)
+    return run_reference_layer(pair, layer, setup)
 
 
-def layouts(pair: Pair, setup: Setup) -> dict[str, Layout]:
+def layouts(pair: Pair, setup: Setup) -> dict[Key, Layout]:
     """How the reference stores each checked tensor."""
-    found = {"output": Layout(pair.output_layout), "grad input": pair.input_layout(0)}
+    found = {Key(OUTPUT, name): Layout(pair.output_layout) for name in pair.output_names}
+    found |= {Key(GRAD_INPUT, name): pair.input_layout(pair.input_names.index(name)) for name in setup.differentiated}
     for p in setup.params:
-        found[("state " if p.reference in setup.state else "grad ") + p.reference] = p.layout
+        found[Key(STATE if p.reference in setup.state else GRAD_PARAM, p.reference)] = p.layout
     return found
 
 
+def twin_disagreement(first: dict[Key, np.ndarray], second: dict[Key, np.ndarray]) -> list[str]:
+    """The tensors two float64 runs of the twin on the same draw give differently (beyond
+    float64 rounding: a GPU's atomics may reorder sums)."""
+    differ = []
+    for key, a in first.items():
+        b = second[key]
+        if a.shape != b.shape or a.dtype != b.dtype:
+            differ.append(f"{key} ({a.shape} then {b.shape})")
+            continue
+        if a.dtype.kind != "f":
+            same = np.array_equal(a, b)
+        else:
+            scale = float(np.max(np.abs(a), initial=0.0))
+            same = np.allclose(a, b, rtol=1e-12, atol=1e-12 * scale, equal_nan=True)
+        if not same:
+            gap = float(np.max(np.abs(a.astype(np.float64) - b), initial=0.0)) if a.size else 0.0
+            differ.append(f"{key} (max abs difference {gap:.3g})")
+    return differ
+
+
 def run_case(case: Case, setup: Setup | None = None) -> list[Check]:
+    """Every tensor of the case on the three sides. The float64 twin runs twice, each time with
+    the global generators seeded anew: a twin that draws randomness the pair does not share
+    disagrees with itself, and the case fails on that alone (its float32 error would otherwise
+    widen the tolerance)."""
     setup = setup or draw_setup(case)
-    pair, config = case.pair, case.config
-    judge = run_torch(pair, config, setup, torch.float64, case.device)
-    twin = run_torch(pair, config, setup, getattr(torch, case.dtype), case.device)
-    ref = run_reference(pair, config, setup, np.dtype(case.dtype))
+    pair = case.pair
+    seed = case_seed(case)
+    with global_generators(seed):
+        judge = run_torch(pair, setup, torch.float64, case.device)
+    with global_generators(seed + 1):
+        again = run_torch(pair, setup, torch.float64, case.device)
+    if differ := twin_disagreement(judge, again):
+        return [Check(Key(TWIN, "same draw"), np.zeros(0), np.zeros(0), np.zeros(0), problem=(
+            f"the torch twin disagrees with itself: two float64 runs on the same draw differ in "
+            f"{'; '.join(differ)}. It draws randomness the pair does not share: hand both sides the noise as a "
+            "constant input, or declare seeded=True and draw from generators made from config.seed"))]
+    with global_generators(seed + 2):
+        twin = run_torch(pair, setup, getattr(torch, case.dtype), case.device)
+    ref = run_reference(pair, setup, np.dtype(case.dtype))
     stored = layouts(pair, setup)
-    return [Check(name, value, np.zeros(0), np.zeros(0), problem=f"side effect: {value}")
-            if name.startswith("side effect")
-            else Check(name, value, twin[name], judge[name], stored.get(name, IDENTITY))
-            for name, value in ref.items()]
+    exact = {Key(OUTPUT, name) for name in pair.exact}
+    missing = [Check(key, np.zeros(0), np.zeros(0), np.zeros(0), problem=f"{key}: the reference gives no such "
+                     "tensor") for key in judge if key not in ref]
+    return missing + [
+        Check(key, np.zeros(0), np.zeros(0), np.zeros(0), problem=f"side effect: {value}")
+        if key.kind == SIDE_EFFECT
+        else Check(key, value, twin[key], judge[key], stored.get(key, IDENTITY),
+                   exact=key in exact or np.asarray(judge[key]).dtype.kind in "biu")
+        for key, value in ref.items()]
 
 
 # -- finite differences: the third judge -------------------------------------------------
 
 
-def finite_difference(pair: Pair, config, setup: Setup, check_name: str, indices, eps: float = FD_STEP):
-    """Central differences, in float64, of L = sum(reference output * upstream) with respect
-    to the tensor behind ``check_name`` ("grad input" or "grad <param>"), at ``indices`` (in
-    torch's layout)."""
+def finite_difference(case: Case, setup: Setup, key: Key, indices, eps: float = FD_STEP):
+    """Central differences, in float64, of L = sum over the differentiable outputs of
+    (reference output * its upstream) with respect to the tensor behind ``key`` (an input or
+    a parameter), at ``indices`` (in torch's layout). A seeded pair's reference runs the decoy
+    batch first, as in the case, so it draws the same noise."""
+    pair = case.pair
     setup = setup.astype(np.float64)
-    target = "input" if check_name == "grad input" else check_name.removeprefix("grad ")
     output_layout = Layout(pair.output_layout)
 
     def loss(shift_index, shift) -> float:
-        inputs = [x.copy() for x in setup.inputs]
+        inputs = {k: x.copy() for k, x in setup.inputs.items()}
         values = {k: v.copy() for k, v in setup.values.items()}
-        (inputs[0] if target == "input" else values[target])[shift_index] += shift
+        (inputs if key.kind == GRAD_INPUT else values)[key.tensor][shift_index] += shift
         shifted = dataclasses.replace(setup, inputs=inputs, values=values)
-        layer = build_reference(pair, config, shifted, np.float64)
+        layer = build_reference(pair, shifted, np.float64)
+        if pair.seeded:
+            pair.convention.run_clear(layer)
+            pair.convention.forward(layer, arguments(pair, reference_inputs(pair, setup.decoy)), setup.training)
         pair.convention.run_clear(layer)
-        output = np.asarray(pair.convention.forward(layer, reference_inputs(pair, inputs)))
-        return float(np.sum(output_layout.to_torch(output, setup.upstream.shape) * setup.upstream))
+        outputs = _outputs(pair, pair.convention.forward(layer, arguments(pair, reference_inputs(pair, inputs)),
+                                                         setup.training), "the reference")
+        return float(sum(np.sum(output_layout.to_torch(np.asarray(outputs[name]), g.shape) * g)
+                         for name, g in setup.upstream.items()))
 
     return np.array([(loss(i, eps) - loss(i, -eps)) / (2 * eps) for i in indices])

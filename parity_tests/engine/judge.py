@@ -16,13 +16,13 @@ import numpy as np
 import torch
 
 from parity_tests.engine import tolerances
-from parity_tests.engine.harness import Check, Setup, draw_setup, finite_difference, run_case
+from parity_tests.engine.harness import GRAD_INPUT, GRAD_PARAM, Check, Setup, draw_setup, finite_difference, run_case
 from parity_tests.engine.registry import Case
 
 
 @dataclass
 class Verdict:
-    check: str
+    check: str  # what was judged, as the messages name it: "grad q", "output hT", "side effect: W"
     passed: bool
     max_abs_error: float
     max_rel_error: float
@@ -30,6 +30,8 @@ class Verdict:
     atol: float
     rtol: float
     message: str = ""
+    kind: str = ""  # the check's kind (harness.OUTPUT, GRAD_INPUT, ...)
+    note: str = ""  # why a passing check passed in a way worth saying (a declared structural zero)
 
 
 def rerun_command(case: Case) -> str:
@@ -53,15 +55,18 @@ def check_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
 def judge_check(case: Case, check: Check, setup: Setup | None = None) -> Verdict:
     tolerance = tolerances.tolerance_for(case.pair, case.dtype)
     reference = np.asarray(check.reference)
-    expected = np.asarray(check.judge, dtype=np.float64)
+    kind = check.key.kind
 
     def fail(text: str, errors=(np.inf, np.inf, np.inf), atol=0.0) -> Verdict:
         lines = [f"{case.id}: {check.name}: {text}", f"  re-run:    {rerun_command(case)}"]
-        return Verdict(check.name, False, *errors, atol, tolerance.rtol, "\n".join(lines))
+        return Verdict(check.name, False, *errors, atol, tolerance.rtol, "\n".join(lines), kind)
 
     if check.problem:
         return Verdict(check.name, False, np.inf, np.inf, np.inf, 0.0, tolerance.rtol,
-                       f"{case.id}: {check.problem}\n  re-run:    {rerun_command(case)}")
+                       f"{case.id}: {check.problem}\n  re-run:    {rerun_command(case)}", kind)
+    if check.exact:
+        return judge_exactly(case, check, fail)
+    expected = np.asarray(check.judge, dtype=np.float64)
     if reference.dtype != np.dtype(case.dtype):
         return fail(f"the reference returned {reference.dtype} for a {case.dtype} case")
     wanted = check.reference_shape()
@@ -84,16 +89,39 @@ def judge_check(case: Case, check: Check, setup: Setup | None = None) -> Verdict
         relative = np.where(error == 0, 0.0, error / np.abs(expected))
     errors = (float(np.max(error, initial=0.0)), float(np.max(relative, initial=0.0)), headroom)
 
-    if np.max(np.abs(expected), initial=0.0) <= tolerances.VACUOUS:
+    zero = np.max(np.abs(expected), initial=0.0) <= tolerances.VACUOUS
+    declared = case.pair.zeros_declared(case.config).get(check.name)
+    if zero and declared is None:
         return fail(f"the expected tensor is zero everywhere (max |x| <= {tolerances.VACUOUS:g}), so this "
-                    "check cannot fail; change the case's inputs or upstream gradient", errors, atol)
+                    "check cannot fail; change the case's inputs or upstream gradient, or declare it a structural "
+                    "zero (structural_zeros={name: reason}) if it is zero for a reason", errors, atol)
+    if declared is not None and not zero:
+        return fail(f"declared structurally zero ({declared}), but torch's is not: max |x| = "
+                    f"{np.max(np.abs(expected)):.3g}; the declaration is wrong for this configuration", errors, atol)
+    note = f"structurally zero: {declared}" if declared is not None else ""
     try:
         torch.testing.assert_close(torch.from_numpy(reference.astype(np.float64)), torch.from_numpy(expected),
                                    rtol=tolerance.rtol, atol=atol)
     except AssertionError:
         return Verdict(check.name, False, *errors, atol, tolerance.rtol,
-                       explain(case, check, setup, error > allowed, errors, atol, tolerance.rtol))
-    return Verdict(check.name, True, *errors, atol, tolerance.rtol)
+                       explain(case, check, setup, error > allowed, errors, atol, tolerance.rtol), kind)
+    return Verdict(check.name, True, *errors, atol, tolerance.rtol, kind=kind, note=note)
+
+
+def judge_exactly(case: Case, check: Check, fail) -> Verdict:
+    """An output compared exactly (indices, counts): the same kind of dtype, shape and values."""
+    reference, expected = np.asarray(check.reference), np.asarray(check.judge)
+    if reference.dtype.kind != expected.dtype.kind:
+        return fail(f"the reference returned {reference.dtype}, torch {expected.dtype} (compared exactly)")
+    if reference.shape != check.reference_shape():
+        return fail(f"the reference has shape {reference.shape}, torch {expected.shape}")
+    reference = check.reference_in_torch_layout()
+    if not np.array_equal(reference, expected):
+        differ = np.argwhere(reference != expected)
+        index = tuple(int(i) for i in differ[0])
+        return fail(f"differs from torch (compared exactly) at {len(differ)} of {expected.size} elements; first at "
+                    f"index {index}: reference {reference[index]}, torch {expected[index]}", (np.inf, np.inf, np.inf))
+    return Verdict(check.name, True, 0.0, 0.0, 0.0, 0.0, 0.0, kind=check.key.kind)
 
 
 def explain(case: Case, check: Check, setup: Setup | None, bad: np.ndarray, errors, atol, rtol) -> str:
@@ -111,7 +139,7 @@ def explain(case: Case, check: Check, setup: Setup | None, bad: np.ndarray, erro
     ]
     if diagnosis := diagnose(reference, expected, bad, case, setup):
         lines.append(f"  diagnosis: {diagnosis}")
-    if setup is not None and case.pair.is_layer and check.name.startswith("grad "):
+    if setup is not None and case.pair.is_layer and check.key.kind in (GRAD_INPUT, GRAD_PARAM):
         lines.append(f"  finite differences: {attribute(case, check, setup, bad, worst)}")
     lines.append(f"  re-run:    {rerun_command(case)}")
     return "\n".join(lines)
@@ -124,9 +152,10 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
 
 def _named_sizes(setup: Setup | None) -> dict[str, int]:
     """Sizes a constant factor is often off by, read from the first input's shape."""
-    if setup is None or not setup.inputs or setup.inputs[0].ndim < 2:
+    first = next(iter(setup.inputs.values()), None) if setup is not None else None
+    if first is None or first.ndim < 2:
         return {}
-    shape = setup.inputs[0].shape
+    shape = first.shape
     sizes = {"the batch size N": shape[0]}
     if len(shape) == 4:
         sizes |= {"the spatial size H*W": shape[2] * shape[3], "N*H*W": shape[0] * shape[2] * shape[3]}
@@ -172,7 +201,7 @@ def attribute(case: Case, check: Check, setup: Setup, bad: np.ndarray, worst) ->
     mismatching = [tuple(i) for i in np.argwhere(bad)]
     picks = [mismatching[i] for i in rng.permutation(len(mismatching))[:5]]
     indices = list(dict.fromkeys([tuple(int(i) for i in worst), *picks]))
-    fd = finite_difference(case.pair, case.config, setup, check.name, indices)
+    fd = finite_difference(case, setup, check.key, indices)
     scale = float(np.max(np.abs(check.judge), initial=0.0))
 
     def agrees(values: np.ndarray) -> bool:

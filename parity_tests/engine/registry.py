@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from parity_tests.engine import structure
 from parity_tests.engine.conventions import Convention, Protocol
 from parity_tests.engine.layouts import DeclarationError, Layout
+from parity_tests.engine.structure import Structure
 from parity_tests.engine.tolerances import Tolerance
 
 
@@ -117,10 +119,16 @@ def distributed(rng: np.random.Generator, shape: tuple, scale: float, distributi
     return scale * z
 
 
-def _declared(make, distributions: tuple[str, ...]):
+def _declared(make, distributions: tuple[str, ...] = ("standard",), name: str | None = None, constant: bool = False):
+    """An input maker with its declaration: the distributions it draws from, its name (in
+    checks, ids and failures: ``grad q``) and whether it is constant (a mask, a target, noise:
+    never differentiated; integer and boolean inputs never are, declared or not)."""
     if unknown := set(distributions) - set(DISTRIBUTIONS):
         raise DeclarationError(f"unknown input distributions {sorted(unknown)}: expected some of {list(DISTRIBUTIONS)}")
+    if name is not None and not name.isidentifier():
+        raise DeclarationError(f"input name {name!r}: expected an identifier (x, h0, q, idx)")
     make.distributions = ("standard", *(d for d in distributions if d != "standard"))
+    make.input_name, make.constant = name, constant
     return make
 
 
@@ -129,17 +137,18 @@ def _distribution(config: Config, make) -> str:
     return wanted if wanted in make.distributions else "standard"
 
 
-def normal(*dims, scale: float = 1.0, distributions: tuple[str, ...] = ("standard",)):
+def normal(*dims, scale: float = 1.0, distributions: tuple[str, ...] = ("standard",), name: str | None = None,
+           constant: bool = False):
     """Normal values of the shape ``dims`` names, from the case's distribution where this
     input declares it (see DISTRIBUTIONS)."""
 
     def make(config, rng, dtype):
         return np.asarray(distributed(rng, _shape(config, dims), scale, _distribution(config, make)), dtype=dtype)
 
-    return _declared(make, distributions)
+    return _declared(make, distributions, name, constant)
 
 
-def normal_or_tied(*dims, distributions: tuple[str, ...] = ("standard",)):
+def normal_or_tied(*dims, distributions: tuple[str, ...] = ("standard",), name: str | None = None):
     """Normal values, or with ``config.ties`` small integers (as floats): many equal values,
     so a max must break ties the way torch does. An offset moves the integers, ties and all."""
 
@@ -149,10 +158,10 @@ def normal_or_tied(*dims, distributions: tuple[str, ...] = ("standard",)):
             return (offset + rng.integers(-2, 3, _shape(config, dims))).astype(dtype)
         return np.asarray(distributed(rng, _shape(config, dims), 1.0, _distribution(config, make)), dtype=dtype)
 
-    return _declared(make, distributions)
+    return _declared(make, distributions, name)
 
 
-def probabilities(*dims):
+def probabilities(*dims, name: str | None = None, constant: bool = False):
     """Rows on the simplex (a softmax of normal logits), the last axis summing to one.
 
     With ``config.saturated``, about a quarter of the entries are exactly 0 and the first is
@@ -171,20 +180,31 @@ def probabilities(*dims):
             rows.flat[0] = 1.0
         return rows.astype(dtype)
 
-    return make
+    return _declared(make, name=name, constant=constant)
 
 
-def integers(high, *dims):
+def integers(high, *dims, name: str | None = None):
     """Integers in [0, high): class indices (high a config key) or binary labels (2)."""
 
     def make(config, rng, dtype):
         upper = getattr(config, high) if isinstance(high, str) else high
         return rng.integers(0, upper, _shape(config, dims))
 
-    return make
+    return _declared(make, name=name)
 
 
-def targets(n: str, classes: str):
+def bernoulli(*dims, p: str | float, name: str | None = None):
+    """A boolean mask, True with probability ``p`` (a config key or a number): a keep-mask
+    both sides are handed (noise shared by declaration), an attention mask."""
+
+    def make(config, rng, dtype):
+        chance = getattr(config, p) if isinstance(p, str) else p
+        return rng.random(_shape(config, dims)) < chance
+
+    return _declared(make, name=name)
+
+
+def targets(n: str, classes: str, name: str | None = "target"):
     """Cross-entropy targets in the form ``config.target`` names: integer ``classes``,
     ``onehot`` rows or ``probs`` rows."""
 
@@ -196,7 +216,7 @@ def targets(n: str, classes: str):
             return np.eye(getattr(config, classes), dtype=dtype)[labels]
         return probabilities(n, classes)(config, rng, dtype)
 
-    return make
+    return _declared(make, name=name, constant=True)
 
 
 @dataclass(frozen=True)
@@ -204,17 +224,35 @@ class Pair:
     """A reference layer (or function) and its torch twin, declared once.
 
     reference, torch: config -> a layer / module, or a function of the inputs.
-    inputs:      input makers, drawing in torch's layout; the first input is the one
-                 differentiated.
+    inputs:      input makers, drawing in torch's layout. Each has a name (``name=``; by
+                 default ``input``, then ``input1``, ``input2``...) used in checks and
+                 failures (``grad q``). Every floating input is differentiated unless
+                 declared ``constant=True`` (masks, targets, noise); integer and boolean
+                 inputs never are.
+    arguments:   how the inputs are passed, as a structure of their names (see
+                 ``structure``): ``("x", ("h0", "c0"))`` calls ``forward(x, (h0, c0))``; by
+                 default each input is one argument, in order.
     params:      the parameter and state mapping (see ``Param``).
     convention:  where the reference keeps parameters, gradients and state, and how it
                  runs (see ``conventions``); this suite's own ``Protocol()`` by default.
     input_layouts, output_layout: permutations (see ``layouts.axes``) for a reference that
                  takes its inputs or gives its output in another layout than torch (NHWC
                  against NCHW); one entry per input, None where the layouts agree.
-    backward:    the reference method that computes the input gradient; None for
+    backward:    the reference method that computes the input gradients; None for
                  forward-only functions, which are compared on their outputs alone.
-    outputs:     names of a function's outputs when it returns several.
+    outputs:     the structure of names of what forward returns: ``"output"``, a tuple of
+                 several, nested as the layer nests them (``("out", ("hT", "cT"))``).
+    exact:       outputs compared exactly, with no upstream gradient (indices, counts).
+    upstream:    how the reference's backward receives the upstream gradients of several
+                 outputs: ``"arguments"`` (one argument per top-level output, nested as it
+                 is) or ``"tuple"`` (one argument, shaped as the outputs).
+    seeded:      the pair draws randomness: both factories get ``config.seed``, one integer
+                 per case, and every random draw on either side must come from generators
+                 made from it (the twin is run twice on the same draw and must agree).
+    sampling:    a statistical check of the reference's own randomness (see ``sampling``).
+    structural_zeros: {tensor: reason}, or config -> that dict: checks that are zero for a
+                 declared reason (one RNN step from h = 0 has dW_hh = 0); they pass when
+                 the reference's is zero too. Undeclared, a zero expected tensor fails.
     differentiable: False where the twin's outputs are not differentiable functions of its
                  inputs (a training loop returns detached results), so gradcheck has nothing
                  to check.
@@ -231,7 +269,13 @@ class Pair:
     input_layouts: tuple[tuple[int, ...] | None, ...] = ()
     output_layout: tuple[int, ...] | None = None
     backward: str | None = "backward"
-    outputs: tuple[str, ...] = ("output",)
+    outputs: Structure = "output"
+    arguments: Structure | None = None
+    exact: tuple[str, ...] = ()
+    upstream: str = "arguments"
+    seeded: bool = False
+    sampling: Any = None
+    structural_zeros: dict[str, str] | Callable[[Config], dict[str, str]] = field(default_factory=dict)
     differentiable: bool = True
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
 
@@ -249,6 +293,52 @@ class Pair:
         names = [p.reference for p in self.params]
         if repeated := sorted({n for n in names if names.count(n) > 1}):
             raise DeclarationError(f"pair {self.name}: reference names mapped twice: {repeated}")
+        self._check_names(names)
+        if self.upstream not in ("arguments", "tuple"):
+            raise DeclarationError(f"pair {self.name}: upstream={self.upstream!r}: expected 'arguments' or 'tuple'")
+
+    def _check_names(self, params: list[str]) -> None:
+        inputs, outputs = list(self.input_names), list(structure.names(self.outputs))
+        for what, found in (("inputs", inputs), ("outputs", outputs)):
+            if repeated := sorted({n for n in found if found.count(n) > 1}):
+                raise DeclarationError(f"pair {self.name}: {what} named twice: {repeated}")
+        if clash := sorted(set(inputs) & set(params)):
+            raise DeclarationError(f"pair {self.name}: {clash} name both an input and a parameter: the gradient "
+                                   "checks would share a name; rename the input (name=...)")
+        if self.arguments is not None and sorted(structure.names(self.arguments)) != sorted(inputs):
+            raise DeclarationError(f"pair {self.name}: arguments {structure.show(self.arguments)} must name every "
+                                   f"input once: the inputs are {', '.join(inputs)}")
+        if unknown := sorted(set(self.exact) - set(outputs)):
+            raise DeclarationError(f"pair {self.name}: exact outputs {unknown} are not among the outputs "
+                                   f"{structure.show(self.outputs)}")
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(getattr(make, "input_name", None) or ("input" if i == 0 else f"input{i}")
+                     for i, make in enumerate(self.inputs))
+
+    @property
+    def call_structure(self) -> Structure:
+        return self.arguments if self.arguments is not None else self.input_names
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return structure.names(self.outputs)
+
+    @property
+    def differentiable_outputs(self) -> tuple[str, ...]:
+        return tuple(n for n in self.output_names if n not in self.exact)
+
+    def differentiated(self, inputs: dict[str, np.ndarray]) -> tuple[str, ...]:
+        """The inputs whose gradients a layer's case judges: floating, not declared constant."""
+        if not self.is_layer:
+            return ()
+        constant = {name for name, make in zip(self.input_names, self.inputs, strict=True)
+                    if getattr(make, "constant", False)}
+        return tuple(n for n, x in inputs.items() if n not in constant and np.issubdtype(x.dtype, np.floating))
+
+    def zeros_declared(self, config: Config) -> dict[str, str]:
+        return self.structural_zeros(config) if callable(self.structural_zeros) else dict(self.structural_zeros)
 
     def input_layout(self, index: int) -> Layout:
         permute = self.input_layouts[index] if index < len(self.input_layouts) else None

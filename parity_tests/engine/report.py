@@ -20,12 +20,10 @@ def case_row(case, verdicts) -> dict:
                        for verdict in verdicts]}
 
 
-def category(check: str) -> str:
-    if check.startswith("state "):
-        return "state"
-    if check == "grad input":
-        return check
-    return "grad params" if check.startswith("grad ") else "output"
+def category(check: dict) -> str:
+    """The heatmap column of a check: its kind, parameter gradients together."""
+    kind = check.get("kind", "")
+    return {"grad param": "grad params"}.get(kind, kind if kind in CATEGORIES else "output")
 
 
 def by_pair(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
@@ -91,7 +89,7 @@ def heatmap_grid(rows: list[dict]) -> tuple[list[str], list[list[float | None]]]
     for (pair, dtype), group in by_pair(rows).items():
         worst = dict.fromkeys(CATEGORIES)
         for check in (c for r in group for c in r["checks"]):
-            key = category(check["check"])
+            key = category(check)
             worst[key] = max(worst[key] or 0.0, check["headroom"])
         labels.append(f"{pair} {dtype}")
         grid.append([worst[c] for c in CATEGORIES])

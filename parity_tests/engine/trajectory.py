@@ -26,8 +26,10 @@ import torch
 
 from parity_tests.engine.conventions import Protocol
 from parity_tests.engine.harness import (
+    STEP,
     Check,
     HarnessError,
+    Key,
     ReluWatch,
     load_into_reference,
     load_into_torch,
@@ -69,6 +71,9 @@ class Trajectory:
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
 
     is_layer = False  # as the judge asks of a pair: no finite differences here
+
+    def zeros_declared(self, config) -> dict[str, str]:
+        return {}  # as the judge asks of a pair: no structural zeros in a trained network
 
     def as_pair(self) -> Pair:
         """The network as a pair, for the harness's parameter synchronisation."""
@@ -193,7 +198,7 @@ def _checks(step: str, reference: dict, twin: dict, judge: dict, network, layout
         param = name.split(" ")[-1]
         label = f"{step}: {name}" + (f" ({_layer_path(network, param)})" if param in layouts else "")
         missing = "" if name in reference else f"{label}: the reference keeps no such array"
-        checks.append(Check(label, reference.get(name, np.zeros(0)), twin[name], expected,
+        checks.append(Check(Key(STEP, label), reference.get(name, np.zeros(0)), twin[name], expected,
                             layouts.get(param, IDENTITY), problem=missing))
     return checks
 

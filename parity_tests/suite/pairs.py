@@ -121,7 +121,8 @@ PAIRS = [
         name="MSELoss",
         reference=lambda c: losses.MSELoss(),
         torch=lambda c: t_losses.MSELoss(),
-        inputs=(normal("shape", distributions=("offset", "large")), normal("shape", distributions=("offset",))),
+        inputs=(normal("shape", distributions=("offset", "large")),
+                normal("shape", distributions=("offset",), name="target", constant=True)),
         configs=grid(shape_id, shape=[(1,), (4, 3), (2, 3, 4, 5)]),
     ),
     Pair(

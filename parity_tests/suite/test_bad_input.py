@@ -2,6 +2,8 @@
 and what came: wrong ndim, wrong channel count, mismatched shapes, integers where floats are
 needed, and (reference) backward before forward or with a gradient of the wrong shape."""
 
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 import torch
@@ -17,9 +19,16 @@ INTEGERS_WELCOME = {"simple_conv2d", "global_avg_pool"}  # forward-only function
 CHANNELS_CHECKED = {"Conv2d", "BatchNorm2d", "SEBlock", "SEResNetBlock"}
 
 
+class Drawn(NamedTuple):
+    inputs: list[np.ndarray]  # in the pair's order
+    upstream: np.ndarray | None  # of the first output
+
+
 def valid(pair):
+    """A pair's first configuration and a valid draw of its inputs."""
     case = Case(pair, pair.configs[0], "float64", 0)
-    return case.config, draw_setup(case)
+    setup = draw_setup(case)
+    return case.config, Drawn(list(setup.inputs.values()), next(iter(setup.upstream.values()), None))
 
 
 def call(pair, backend, config, inputs):

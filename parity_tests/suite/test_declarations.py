@@ -85,7 +85,7 @@ def test_a_backward_that_returns_nothing():
 def test_a_functional_backward_that_returns_too_few_values():
     pair = dataclasses.replace(AFFINE, reference=lambda c: (own.affine_forward, lambda dout, cache: (dout, dout)))
     assert refusal(pair) == ("<lambda> returned a tuple of 2; the Functional convention expects 3 values "
-                             "(dx, dw, db)")
+                             "(dinput, dw, db)")
 
 
 def test_a_convention_that_does_not_match_the_object():
@@ -117,7 +117,8 @@ def test_eval_mode_without_a_mode_hook():
     pair = dataclasses.replace(BATCHNORM_DICT, convention=Dicts("parameters", "gradients"),
                                configs=BATCHNORM_DICT.configs[1:])
     assert refusal(pair) == ("pair BatchNormDict: a configuration asks for eval mode, but the Dicts convention "
-                             "declares no mode hook (mode=\"attribute\" or mode=lambda layer, training: ...)")
+                             "declares no mode hook (mode=\"attribute\", mode=lambda layer, training: ... or "
+                             "mode_argument=\"training\")")
 
 
 def test_more_input_layouts_than_inputs():

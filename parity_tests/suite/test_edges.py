@@ -21,7 +21,8 @@ def verdicts_with_input(pair_name, dtype, x, predicate=lambda c: True):
     """Judge a matrix case of the pair with its first input replaced by ``x``."""
     case = next(c for c in cases([REGISTRY[pair_name]], dtypes=(dtype,)) if predicate(c))
     setup = draw_setup(case)
-    setup.inputs[0] = setup.decoy[0] = x.astype(dtype)
+    first = case.pair.input_names[0]
+    setup.inputs[first] = setup.decoy[first] = x.astype(dtype)
     return check_case(case, setup)
 
 

@@ -51,7 +51,8 @@ def test_fuzz(pair, data):
                 pair.reference(config)(*[make(config, np.random.default_rng(0), np.dtype(dtype))
                                          for make in pair.inputs])
             reject()
-        setup.inputs[0] = setup.inputs[0] * np.asarray(scale, dtype=setup.inputs[0].dtype)
+        first = pair.input_names[0]
+        setup.inputs[first] = setup.inputs[first] * np.asarray(scale, dtype=setup.inputs[first].dtype)
         verdicts = check_case(case, setup)
     vacuous = [v for v in verdicts if "cannot fail" in v.message]
     assume(not vacuous)  # a drawn case that happens to be vacuous tells nothing either way

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from parity_tests.engine import harness
-from parity_tests.engine.harness import Check, HarnessError, run_case
+from parity_tests.engine.harness import GRAD_INPUT, Check, HarnessError, Key, run_case
 from parity_tests.engine.judge import check_case, judge_check
 from parity_tests.engine.layouts import DeclarationError
 from parity_tests.engine.registry import Case, cases
@@ -36,8 +36,9 @@ def test_torch_initialisation_loaded_into_reference_gives_the_same_forward(pair)
     layer, module = pair.reference(config), pair.torch(config).double()
     params = harness.synchronised(pair, layer, module)
     harness.load_into_reference(pair, params, harness.torch_values(params, module), layer, np.float64)
-    output, _ = harness.torch_forward(module, inputs, harness.torch.float64)
-    np.testing.assert_allclose(layer(*inputs), output.detach().numpy(), rtol=1e-10, atol=1e-12)
+    outputs, _ = harness.torch_forward(pair, module, dict(zip(pair.input_names, inputs, strict=True)),
+                                       harness.torch.float64)
+    np.testing.assert_allclose(layer(*inputs), outputs["output"].detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_unmapped_torch_parameter_is_an_error():
@@ -49,7 +50,7 @@ def test_unmapped_torch_parameter_is_an_error():
 def test_zero_expected_tensor_fails_as_vacuous():
     case = first_case(REGISTRY["Softmax"])
     zeros = np.zeros((2, 3))
-    verdict = judge_check(case, Check("grad input", zeros, zeros, zeros))
+    verdict = judge_check(case, Check(Key(GRAD_INPUT, "input"), zeros, zeros, zeros))
     assert not verdict.passed
     assert "cannot fail" in verdict.message
 
@@ -72,7 +73,7 @@ def test_input_mutated_in_place_is_an_error(monkeypatch):
         return self._remember_output(x)
 
     monkeypatch.setattr(ReLU, "forward", forward_in_place)
-    with pytest.raises(HarnessError, match="reference modified its input 0"):
+    with pytest.raises(HarnessError, match="reference modified its input 'input' in place"):
         run_case(first_case(REGISTRY["ReLU"]))
 
 

@@ -1,14 +1,26 @@
 """The third judge: central finite differences check every reference backward, and
 torch.autograd.gradcheck every twin, on the smallest configuration of each pair and mode."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
 from torch.func import functional_call
 
 from parity_tests.engine import tolerances
-from parity_tests.engine.harness import build_torch, draw_setup, finite_difference, run_case
+from parity_tests.engine.harness import (
+    GRAD_INPUT,
+    GRAD_PARAM,
+    arguments,
+    build_torch,
+    draw_setup,
+    finite_difference,
+    global_generators,
+    run_case,
+)
 from parity_tests.engine.registry import Case
+from parity_tests.engine.structure import leaves
 from parity_tests.suite.pairs import PAIRS
 
 ELEMENTS_PER_TENSOR = 12  # sampled coordinates: every tensor is checked, not every element
@@ -38,42 +50,38 @@ DIFFERENTIABLE_CASES = smallest_cases([p for p in PAIRS if p.differentiable])
 def test_reference_backward_matches_finite_differences(case):
     setup = draw_setup(case)
     rng = np.random.default_rng(0)
-    grads = {c.name: c.reference_in_torch_layout() for c in run_case(case, setup) if c.name.startswith("grad ")}
-    for name, grad in grads.items():
+    checks = [c for c in run_case(case, setup) if c.key.kind in (GRAD_INPUT, GRAD_PARAM)]
+    assert {c.key.tensor for c in checks if c.key.kind == GRAD_INPUT} == set(setup.differentiated)
+    for check in checks:
+        grad = check.reference_in_torch_layout()
         flat = rng.permutation(grad.size)[:ELEMENTS_PER_TENSOR]
         indices = [np.unravel_index(i, grad.shape) for i in flat]
-        fd = finite_difference(case.pair, case.config, setup, name, indices)
+        fd = finite_difference(case, setup, check.key, indices)
         picked = np.array([grad[i] for i in indices])
         scale = np.max(np.abs(grad))
         np.testing.assert_allclose(picked, fd, rtol=tolerances.FD_RTOL, atol=tolerances.FD_RTOL * scale,
-                                   err_msg=f"{case.id}: {name} vs central differences")
+                                   err_msg=f"{case.id}: {check.name} vs central differences")
 
 
 @pytest.mark.parametrize("case", DIFFERENTIABLE_CASES, ids=lambda c: c.id)
 def test_torch_twin_passes_gradcheck(case):
+    """Every differentiated input and every parameter, through every differentiable output."""
     pair, setup = case.pair, draw_setup(case)
-    inputs = [torch.from_numpy(x) for x in setup.inputs]
-    differentiable = [i for i, x in enumerate(inputs) if x.is_floating_point()]
-    if pair.is_layer:
-        differentiable = differentiable[:1]  # a loss's target is data, not a variable
-        module = build_torch(pair, case.config, setup, torch.float64)
-        names = [name for name, _ in module.named_parameters()]
+    inputs = {name: torch.from_numpy(x) for name, x in setup.inputs.items()}
+    differentiated = setup.differentiated or tuple(n for n, x in inputs.items() if x.is_floating_point())
+    module = build_torch(pair, setup, torch.float64) if pair.is_layer else pair.torch(setup.config)
+    names = [name for name, _ in module.named_parameters()] if pair.is_layer else []
 
-        def function(*variables):
-            args = list(inputs)
-            args[0] = variables[0]
-            return functional_call(module, dict(zip(names, variables[1:], strict=True)), tuple(args))
+    def function(*variables):
+        given = inputs | dict(zip(differentiated, variables, strict=False))
+        params = dict(zip(names, variables[len(differentiated):], strict=True))
+        returned = functional_call(module, params, tuple(arguments(pair, given))) if pair.is_layer \
+            else module(*arguments(pair, given))
+        outputs = returned if isinstance(returned, tuple) else (returned,)
+        return tuple(o for o in leaves(outputs) if o.is_floating_point())
 
-        variables = [inputs[0]] + [p.detach().clone() for p in module.parameters()]
-    else:
-        twin = pair.torch(case.config)
-
-        def function(*variables):
-            args = list(inputs)
-            for i, v in zip(differentiable, variables, strict=True):
-                args[i] = v
-            return twin(*args)
-
-        variables = [inputs[i] for i in differentiable]
+    variables = [inputs[n] for n in differentiated] + ([p.detach().clone() for p in module.parameters()]
+                                                        if pair.is_layer else [])
     variables = [v.detach().clone().requires_grad_() for v in variables]
-    assert torch.autograd.gradcheck(function, variables, fast_mode=True)
+    with global_generators(0) if pair.seeded else contextlib.nullcontext():
+        assert torch.autograd.gradcheck(function, variables, fast_mode=True)
