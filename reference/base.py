@@ -3,6 +3,9 @@
 - ``forward(*inputs)`` returns the output and keeps what ``backward`` needs;
 - ``backward(grad_out)`` returns the gradient with respect to the first input and fills
   ``grads`` (keyed like ``params``);
+- with several outputs (attention), ``forward`` returns a tuple and ``backward`` takes one upstream
+  gradient per output, in order; with several floating inputs, ``backward`` returns a tuple of
+  their gradients, in input order (masks are constants and get none);
 - ``params`` and ``state`` are dicts of NumPy arrays; composite layers expose their
   children's through ``named_params()``, ``named_grads()`` and ``named_state()``;
 - ``train()`` / ``eval()`` switch mode-dependent layers (BatchNorm).
@@ -80,6 +83,38 @@ class Layer:
                 f"(the forward output's), got {grad_out.shape}"
             )
         return grad_out
+
+    # the same pair for layers with several outputs (attention's output and weights)
+
+    _output_shapes: tuple[tuple[int, ...], ...] | None = None  # a class default: no forward yet
+
+    def _remember_outputs(self, *outputs: np.ndarray) -> tuple[np.ndarray, ...]:
+        self._output_shapes = tuple(np.shape(output) for output in outputs)
+        self._output_dtypes = tuple(np.result_type(output) for output in outputs)
+        return outputs
+
+    def _check_grads(self, *grads) -> tuple[np.ndarray, ...]:
+        """``_check_grad`` for several outputs: one upstream gradient per output, in output order."""
+        name = type(self).__name__
+        if self._output_shapes is None:
+            raise RuntimeError(f"{name}.backward called before forward")
+        if len(grads) != len(self._output_shapes):
+            raise ValueError(
+                f"{name}.backward: expected {len(self._output_shapes)} upstream gradients (one per output), "
+                f"got {len(grads)}"
+            )
+        checked = []
+        for index, (grad, shape, dtype) in enumerate(zip(grads, self._output_shapes, self._output_dtypes, strict=True)):
+            if isinstance(grad, int | float):  # as in _check_grad: a Python scalar takes its output's dtype
+                grad = np.asarray(grad, dtype=dtype)
+            grad = np.asarray(grad)
+            if grad.shape != shape:
+                raise ValueError(
+                    f"{name}.backward: expected upstream gradient {index} of shape {shape} "
+                    f"(forward output {index}'s), got {grad.shape}"
+                )
+            checked.append(grad)
+        return tuple(checked)
 
 
 def check_input(x, name: str, shape: tuple | None = None, integers_ok: bool = False) -> np.ndarray:

@@ -26,11 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from parity_tests.engine import structure
 from parity_tests.engine.conventions import Attributes, Convention, Dicts, Functional, Protocol
 from parity_tests.engine.harness import draw_setup, torch_arrays, torch_values
 from parity_tests.engine.judge import Verdict, check_case
 from parity_tests.engine.layouts import DeclarationError, Layout
-from parity_tests.engine.registry import Case, Config, Pair, Param
+from parity_tests.engine.registry import Case, Config, Pair, Param, input_maker
+from parity_tests.engine.structure import leaves
 
 SYNONYMS = [{"w", "weight", "weights", "kernel"}, {"b", "bias", "biases", "intercept"},
             {"gamma", "weight", "scale", "scaler"}, {"beta", "bias", "shift", "intercept"},
@@ -58,9 +60,12 @@ class CheckResult:
         lines = [f"parity check of {self.pair.name}: {type(self.pair.convention).__name__} convention; {mapping}"]
         for dtype, verdicts in self.verdicts.items():
             failed = [v for v in verdicts if not v.passed]
-            worst = max((v.headroom for v in verdicts), default=0.0)
-            lines.append(f"  {dtype}: {len(verdicts) - len(failed)} of {len(verdicts)} tensors match torch "
-                         f"(worst headroom {worst:.3g}; 1 fails)")
+            worst = max((v.headroom for v in verdicts if v.passed), default=0.0)
+            judged = ", ".join(v.check + ("" if v.passed else " FAILED") for v in verdicts)
+            lines.append(f"  {dtype}: {len(verdicts) - len(failed)} of {len(verdicts)} tensors match torch: {judged}")
+            if not failed:
+                lines.append(f"    closest to its tolerance: {worst:.2g} of it")
+            lines += [f"    {v.check}: {v.note}" for v in verdicts if v.note and v.passed]
             lines += ["", *(v.message for v in failed), ""] if failed else []
         lines.append("PASSED" if self.passed else "FAILED")
         return "\n".join(lines)
@@ -69,19 +74,32 @@ class CheckResult:
 def check(layer, module: torch.nn.Module, *inputs, params: tuple[Param, ...] | None = None,
           convention: Convention | None = None, input_layout: tuple[int, ...] | None = None,
           output_layout: tuple[int, ...] | None = None, backward: str = "backward", name: str | None = None,
-          verbose: bool = True) -> CheckResult:
-    """Check ``layer`` against ``module`` on ``inputs`` (as the layer takes them); see the module doc."""
-    inputs = [np.asarray(x) for x in inputs]
-    torch_inputs = [Layout(input_layout if i == 0 else None).to_torch(x, None) for i, x in enumerate(inputs)]
-    convention = convention or infer_convention(layer, inputs, backward)
+          names: tuple[str, ...] | None = None, constant: tuple[str, ...] = (), verbose: bool = True) -> CheckResult:
+    """Check ``layer`` against ``module`` on ``inputs`` (as the layer takes them, nested where it
+    takes a tuple: ``x, (h0, c0)``); see the module doc. Inputs are named ``input``,
+    ``input1``... or by ``names``; every floating one is differentiated unless named in
+    ``constant`` (a target, a mask), integer and boolean ones never are (indices)."""
+    given = [np.asarray(x) for x in leaves(inputs)]
+    names = tuple(names) if names is not None else tuple("input" if i == 0 else f"input{i}"
+                                                         for i in range(len(given)))
+    if len(names) != len(given):
+        raise DeclarationError(f"names={names}: {len(names)} names for {len(given)} inputs")
+    if unknown := sorted(set(constant) - set(names)):
+        raise DeclarationError(f"constant={tuple(constant)}: {unknown} name no input (the inputs: {', '.join(names)})")
+    arguments = _shaped(inputs, iter(names))
+    torch_inputs = [Layout(input_layout if i == 0 else None).to_torch(x, None) for i, x in enumerate(given)]
+    convention = convention or infer_convention(layer, arguments, dict(zip(names, given, strict=True)), backward)
     if params is None:
-        params = infer_mapping(layer, convention, module, inputs)
+        params = infer_mapping(layer, convention, module, list(structure.build(arguments, dict(zip(names, given,
+                                                                                                  strict=True)))))
+    outputs, exact = _output_structure(module, arguments, dict(zip(names, torch_inputs, strict=True)))
     pair = Pair(
         name=name or (type(layer).__name__ if not isinstance(layer, tuple) else layer[0].__name__),
         reference=lambda c: copy.deepcopy(layer), torch=lambda c: copy.deepcopy(module),
-        inputs=tuple(_given(x) for x in torch_inputs), configs=(Config(id="given"),), params=tuple(params),
-        convention=convention, input_layouts=(input_layout,) if input_layout else (), output_layout=output_layout,
-        backward=backward,
+        inputs=tuple(_given(x, n, n in constant) for x, n in zip(torch_inputs, names, strict=True)),
+        configs=(Config(id="given"),), params=tuple(params), convention=convention,
+        input_layouts=(input_layout,) if input_layout else (), output_layout=output_layout, backward=backward,
+        outputs=outputs, arguments=arguments, exact=exact,
     )
     values = {k: v.astype(np.float64) for k, v in torch_values(list(pair.params), module).items()}
     verdicts = {}
@@ -96,42 +114,72 @@ def check(layer, module: torch.nn.Module, *inputs, params: tuple[Param, ...] | N
     return result
 
 
-def _given(x: np.ndarray):
+def _shaped(inputs: tuple, names) -> tuple:
+    """The structure of names of nested ``inputs``: ``(x, (h0, c0))`` -> ("input", ("input1", "input2"))."""
+    return tuple(_shaped(x, names) if isinstance(x, tuple | list) else next(names) for x in inputs)
+
+
+def _output_structure(module, arguments, inputs: dict) -> tuple:
+    """The torch module's outputs as a structure of names (``output``, or ``output0``,
+    ``output1``... nested as returned) and the ones compared exactly (not floating)."""
+    tensors = {n: torch.from_numpy(np.array(x)) for n, x in inputs.items()}
+    with torch.no_grad():
+        returned = copy.deepcopy(module).double()(*structure.build(arguments, {
+            n: t.double() if t.is_floating_point() else t for n, t in tensors.items()}))
+    if isinstance(returned, torch.Tensor):
+        return "output", () if returned.is_floating_point() else ("output",)
+    count = iter(range(len(leaves(returned))))
+
+    def shape(value):
+        return tuple(shape(v) for v in value) if isinstance(value, tuple | list) else f"output{next(count)}"
+
+    outputs = shape(returned)
+    exact = tuple(n for n, t in zip(structure.names(outputs), leaves(returned), strict=True)
+                  if not t.is_floating_point())
+    return outputs, exact
+
+
+def _given(x: np.ndarray, name: str, constant: bool):
     def make(config, rng, dtype):
         return x.astype(dtype) if np.issubdtype(x.dtype, np.floating) else x.copy()
 
-    return make
+    return input_maker(make, name=name, constant=constant)
 
 
 # -- inferring the convention ------------------------------------------------------------------
 
 
-def infer_convention(layer, inputs, backward: str = "backward") -> Convention:
+def infer_convention(layer, arguments, inputs: dict, backward: str = "backward") -> Convention:
+    """The convention of ``layer``, which takes ``inputs`` (by name) as ``arguments`` (their structure)."""
     if isinstance(layer, tuple) and len(layer) == 2 and all(callable(f) for f in layer):
-        names = list(inspect.signature(layer[0]).parameters)[len(inputs):]
+        names = list(inspect.signature(layer[0]).parameters)[len(arguments):]
         return Functional(params=tuple(names))
     if callable(getattr(layer, "named_params", None)):
         return Protocol()
+    given = list(structure.build(arguments, {n: x.astype(np.float64) if np.issubdtype(x.dtype, np.floating) else x
+                                             for n, x in inputs.items()}))
     for params, grads in (("parameters", "gradients"), ("params", "grads")):
         if isinstance(getattr(layer, params, None), dict) and isinstance(getattr(layer, grads, None), dict):
-            return Dicts(params, grads, **_probe(layer, inputs, backward)[2])
-    return _infer_attributes(layer, inputs, backward)
+            return Dicts(params, grads, **_probe(layer, given, backward)[2])
+    return _infer_attributes(layer, given, backward)
 
 
-def _probe(layer, inputs, backward):
+def _probe(layer, given, backward):
     """Run a copy of the layer forward and backward once in float64. Returns the copy, the
     array attributes it held before, and where it keeps the results it does not return
     (``{"output": ..., "grad_input": ...}``, the keywords of its convention)."""
     probe = copy.deepcopy(layer)
     before = _arrays(probe)
-    output, stored = probe.forward(*[x.astype(np.float64) for x in inputs]), {}
+    output, stored = probe.forward(*given), {}
     if output is None:
         stored["output"] = next((n for n in OUTPUT_NAMES if isinstance(getattr(probe, n, None), np.ndarray)), None)
         if stored["output"] is None:
             raise DeclarationError(f"cannot infer the convention of {type(layer).__name__}: forward returned None "
                                    f"and left none of {OUTPUT_NAMES}; declare convention=Attributes(output=...)")
         output = getattr(probe, stored["output"])
-    if getattr(probe, backward)(np.ones_like(output, dtype=np.float64)) is None:
+    upstreams = [np.ones_like(o, dtype=np.float64) for o in leaves(output)]
+    floating = any(np.issubdtype(np.asarray(x).dtype, np.floating) for x in leaves(given))
+    if getattr(probe, backward)(*upstreams) is None and floating:  # indices alone have no gradient
         stored["grad_input"] = _one_of(probe, GRAD_INPUT_NAMES, type(layer).__name__, "the input gradient")
     return probe, before, stored
 

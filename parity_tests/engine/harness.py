@@ -201,7 +201,7 @@ def _first_change(before: np.ndarray, after) -> str | None:
 
 
 def _snapshot(arrays: dict) -> dict:
-    return {name: np.array(value, copy=True) for name, value in arrays.items() if isinstance(value, np.ndarray)}
+    return {name: np.array(value, copy=True) for name, value in arrays.items() if value is not None}
 
 
 def _changes(what: str, before: dict, now: dict, roles: dict[str, str]) -> list[tuple[Key, str]]:

@@ -16,7 +16,16 @@ import numpy as np
 import torch
 
 from parity_tests.engine import tolerances
-from parity_tests.engine.harness import GRAD_INPUT, GRAD_PARAM, Check, Setup, draw_setup, finite_difference, run_case
+from parity_tests.engine.harness import (
+    GRAD_INPUT,
+    GRAD_PARAM,
+    SAMPLING,
+    Check,
+    Setup,
+    draw_setup,
+    finite_difference,
+    run_case,
+)
 from parity_tests.engine.registry import Case
 
 
@@ -49,7 +58,20 @@ def rerun_command(case: Case) -> str:
 def check_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
     """Every tensor of the case judged; ``setup`` replaces the case's own draw (edge values)."""
     setup = setup or draw_setup(case)
-    return [judge_check(case, check, setup) for check in run_case(case, setup)]
+    verdicts = [judge_check(case, check, setup) for check in run_case(case, setup)]
+    if getattr(case.pair, "sampling", None) is not None:
+        verdicts += sampling_verdicts(case, setup)
+    return verdicts
+
+
+def sampling_verdicts(case: Case, setup: Setup) -> list[Verdict]:
+    """The reference's own randomness over many draws (see ``sampling``)."""
+    verdicts = []
+    for what, finding, passed in case.pair.sampling.findings(case.pair, setup.config, np.dtype(case.dtype)):
+        message = "" if passed else f"{case.id}: sampling: {what}: {finding}\n  re-run:    {rerun_command(case)}"
+        verdicts.append(Verdict(f"sampling: {what}", passed, 0.0, 0.0, 0.0, 0.0, 0.0, message, SAMPLING,
+                                finding if passed else ""))
+    return verdicts
 
 
 def judge_check(case: Case, check: Check, setup: Setup | None = None) -> Verdict:

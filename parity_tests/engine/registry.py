@@ -119,10 +119,10 @@ def distributed(rng: np.random.Generator, shape: tuple, scale: float, distributi
     return scale * z
 
 
-def _declared(make, distributions: tuple[str, ...] = ("standard",), name: str | None = None, constant: bool = False):
-    """An input maker with its declaration: the distributions it draws from, its name (in
-    checks, ids and failures: ``grad q``) and whether it is constant (a mask, a target, noise:
-    never differentiated; integer and boolean inputs never are, declared or not)."""
+def input_maker(make, distributions: tuple[str, ...] = ("standard",), name: str | None = None, constant: bool = False):
+    """``make(config, rng, dtype) -> array`` declared as an input: the distributions it draws
+    from, its name (in checks and failures: ``grad q``) and whether it is constant (a mask, a
+    target, noise: never differentiated; integer and boolean inputs never are, declared or not)."""
     if unknown := set(distributions) - set(DISTRIBUTIONS):
         raise DeclarationError(f"unknown input distributions {sorted(unknown)}: expected some of {list(DISTRIBUTIONS)}")
     if name is not None and not name.isidentifier():
@@ -145,7 +145,7 @@ def normal(*dims, scale: float = 1.0, distributions: tuple[str, ...] = ("standar
     def make(config, rng, dtype):
         return np.asarray(distributed(rng, _shape(config, dims), scale, _distribution(config, make)), dtype=dtype)
 
-    return _declared(make, distributions, name, constant)
+    return input_maker(make, distributions, name, constant)
 
 
 def normal_or_tied(*dims, distributions: tuple[str, ...] = ("standard",), name: str | None = None):
@@ -158,7 +158,7 @@ def normal_or_tied(*dims, distributions: tuple[str, ...] = ("standard",), name: 
             return (offset + rng.integers(-2, 3, _shape(config, dims))).astype(dtype)
         return np.asarray(distributed(rng, _shape(config, dims), 1.0, _distribution(config, make)), dtype=dtype)
 
-    return _declared(make, distributions, name)
+    return input_maker(make, distributions, name)
 
 
 def probabilities(*dims, name: str | None = None, constant: bool = False):
@@ -180,7 +180,7 @@ def probabilities(*dims, name: str | None = None, constant: bool = False):
             rows.flat[0] = 1.0
         return rows.astype(dtype)
 
-    return _declared(make, name=name, constant=constant)
+    return input_maker(make, name=name, constant=constant)
 
 
 def integers(high, *dims, name: str | None = None):
@@ -190,18 +190,22 @@ def integers(high, *dims, name: str | None = None):
         upper = getattr(config, high) if isinstance(high, str) else high
         return rng.integers(0, upper, _shape(config, dims))
 
-    return _declared(make, name=name)
+    return input_maker(make, name=name)
 
 
-def bernoulli(*dims, p: str | float, name: str | None = None):
+def bernoulli(*dims, p: str | float, name: str | None = None, first: bool | None = None):
     """A boolean mask, True with probability ``p`` (a config key or a number): a keep-mask
-    both sides are handed (noise shared by declaration), an attention mask."""
+    both sides are handed (noise shared by declaration), an attention mask. ``first`` fixes
+    the first entry of the last axis (a key every query sees, so no row is masked whole)."""
 
     def make(config, rng, dtype):
         chance = getattr(config, p) if isinstance(p, str) else p
-        return rng.random(_shape(config, dims)) < chance
+        mask = rng.random(_shape(config, dims)) < chance
+        if first is not None:
+            mask[..., 0] = first
+        return mask
 
-    return _declared(make, name=name)
+    return input_maker(make, name=name)
 
 
 def targets(n: str, classes: str, name: str | None = "target"):
@@ -216,7 +220,7 @@ def targets(n: str, classes: str, name: str | None = "target"):
             return np.eye(getattr(config, classes), dtype=dtype)[labels]
         return probabilities(n, classes)(config, rng, dtype)
 
-    return _declared(make, name=name, constant=True)
+    return input_maker(make, name=name, constant=True)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ runs the default matrix of the pairs it names, and asserts some case fails.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from reference import activations, blocks, containers, conv, linear, losses, neuron, norm, optim, pooling
+from parity_tests.suite import bugs_attention, bugs_inputs
+from reference import activations, attention, blocks, containers, conv, linear, losses, neuron, norm, optim, pooling
 
 
 @dataclass(frozen=True)
@@ -908,3 +910,18 @@ BUGS = [
     _patch("adam_step_count_not_carried", "Adam", optim.Adam, "step", adam_step_count_not_carried,
            "step counter restarts every step", "optimizers"),
 ]
+
+
+# -- layers of several inputs and outputs, integer inputs and randomness: variants in modules of
+# their own, each caught by the pairs of its class
+CAUGHT_BY = {
+    "ScaledDotProductAttention": "ScaledDotProductAttention MaskedAttention",
+    "MultiheadAttention": "MultiheadAttention SelfAttention", "SelfAttention": "SelfAttention",
+    "Embedding": "Embedding", "Dropout": "Dropout", "Bilinear": "Bilinear", "Add": "Add",
+}
+FAMILY = {"Dropout": "randomness", "add_stale_second_operand": "composition"}
+BUGS += [_patch(name, CAUGHT_BY[owner], getattr(attention, owner), method, replacement, mistake)
+         for name, owner, method, replacement, mistake in bugs_attention.VARIANTS]
+BUGS += [_patch(name, CAUGHT_BY[owner], getattr(importlib.import_module(module), owner), method, replacement, mistake,
+                FAMILY.get(name, FAMILY.get(owner, "maths")))
+         for name, module, owner, method, replacement, mistake in bugs_inputs.VARIANTS]

@@ -3,11 +3,15 @@
 import dataclasses
 from functools import partial
 
+import numpy as np
+
 from parity_tests.engine.registry import (
     Config,
     Pair,
     Param,
+    bernoulli,
     grid,
+    input_maker,
     integers,
     nested,
     normal,
@@ -15,11 +19,33 @@ from parity_tests.engine.registry import (
     probabilities,
     targets,
 )
-from reference import activations, blocks, containers, conv, linear, losses, neuron, norm, optim, pooling
+from parity_tests.engine.sampling import InvertedDropout
+from reference import (
+    activations,
+    attention,
+    bilinear,
+    blocks,
+    containers,
+    conv,
+    dropout,
+    elementwise,
+    embedding,
+    linear,
+    losses,
+    neuron,
+    norm,
+    optim,
+    pooling,
+)
 from torch_impl import activations as t_activations
+from torch_impl import attention as t_attention
+from torch_impl import bilinear as t_bilinear
 from torch_impl import blocks as t_blocks
 from torch_impl import containers as t_containers
 from torch_impl import conv as t_conv
+from torch_impl import dropout as t_dropout
+from torch_impl import elementwise as t_elementwise
+from torch_impl import embedding as t_embedding
 from torch_impl import linear as t_linear
 from torch_impl import losses as t_losses
 from torch_impl import neuron as t_neuron
@@ -346,6 +372,123 @@ PAIRS += [
         backward=None,
         outputs=("param", "exp_avg", "exp_avg_sq"),
         differentiable=False,  # torch.optim steps without autograd
+    ),
+]
+
+
+
+# -- layers of several inputs, several outputs, integer inputs and randomness ----------------
+
+
+def attention_mask(*dims):
+    """The mask ``config.mask`` names: boolean (True = the key takes part; the first key always
+    does, so no query loses every key) or an additive float bias. A constant either way."""
+    keep, bias = bernoulli(*dims, p=0.7, first=True), normal(*dims)
+
+    def make(config, rng, dtype):
+        return keep(config, rng, dtype) if config.mask == "bool" else bias(config, rng, dtype)
+
+    return input_maker(make, name="mask", constant=True)
+
+
+def attention_id(c: Config) -> str:
+    return f"{dims(c.batch)}-L{c.L}S{c.S}E{c.E}Ev{c.Ev}" + ("-causal" if c.causal else "") + \
+        (f"-{c.mask}mask{dims(c.mask_shape)}" if getattr(c, "mask", None) else "")
+
+
+def mha_id(c: Config) -> str:
+    return f"N{c.N}L{c.L}S{c.S}E{c.E}-heads{c.heads}" + ("" if c.bias else "-nobias") + \
+        ("-padded" if c.padded else "")
+
+
+QKV = (normal("batch", "L", "E", name="q"), normal("batch", "S", "E", name="k"),
+       normal("batch", "S", "Ev", name="v", distributions=SPREAD))
+MHA_PARAMS = (  # the reference's x @ W projections; torch packs q, k, v in in_proj_weight (3E, E)
+    Param("W_in", "in_proj_weight", permute=(1, 0)), Param("b_in", "in_proj_bias", optional=True),
+    Param("W_out", "out_proj.weight", permute=(1, 0)), Param("b_out", "out_proj.bias", optional=True),
+)
+
+PAIRS += [
+    Pair(
+        name="Embedding",
+        reference=lambda c: embedding.Embedding(c.num, c.dim, padding_idx=c.padding),
+        torch=lambda c: t_embedding.Embedding(c.num, c.dim, padding_idx=c.padding),
+        # more indices than rows: some repeat, so their gradients must add up
+        inputs=(integers("num", "shape", name="idx"),),
+        configs=grid(lambda c: f"num{c.num}dim{c.dim}-idx{dims(c.shape)}" + (
+            "" if c.padding is None else f"-padding{c.padding}"), num=[4], dim=[3], shape=[(6,), (2, 5)],
+                     padding=[None, 1]),
+        params=(Param("weight", "weight"),),
+    ),
+    Pair(
+        name="Dropout",
+        # both sides draw the keep-mask from NumPy generators made from the case's seed
+        reference=lambda c: dropout.Dropout(c.p, np.random.default_rng(c.seed)),
+        torch=lambda c: t_dropout.Dropout(c.p, np.random.default_rng(c.seed)),
+        inputs=(normal("shape", distributions=SPREAD),),
+        configs=grid("{shape[0]}x{shape[1]}-p{p}-{mode}", shape=[(4, 25)], p=[0, 0.1, 0.5, 0.9],
+                     mode=["train", "eval"]),
+        seeded=True,
+        sampling=InvertedDropout("p"),
+    ),
+    Pair(
+        name="Bilinear",
+        reference=lambda c: bilinear.Bilinear(c.in1, c.in2, c.out, bias=c.bias),
+        torch=lambda c: t_bilinear.Bilinear(c.in1, c.in2, c.out, bias=c.bias),
+        inputs=(normal("N", "in1", name="x1", distributions=SPREAD), normal("N", "in2", name="x2")),
+        configs=grid(lambda c: f"N{c.N}-{c.in1}x{c.in2}to{c.out}" + ("" if c.bias else "-nobias"),
+                     N=[3], in1=[3], in2=[5], out=[4], bias=[True])
+        + grid(lambda c: f"N{c.N}-{c.in1}x{c.in2}to{c.out}" + ("" if c.bias else "-nobias"),
+               N=[1], in1=[4], in2=[4], out=[2], bias=[False]),
+        params=(Param("W", "weight"), Param("b", "bias", optional=True)),
+    ),
+    Pair(
+        name="Add",
+        reference=lambda c: elementwise.Add(),
+        torch=lambda c: t_elementwise.Add(),
+        inputs=(normal("shape", name="a", distributions=SPREAD), normal("b_shape", name="b")),
+        # b broadcast over leading axes, over size-1 axes, both, neither, and as a 0-d array
+        configs=grid(lambda c: f"{dims(c.shape)}+{dims(c.b_shape) or 'scalar'}", shape=[(2, 3, 4, 5)],
+                     b_shape=[(5,), (1, 3, 1, 1), (3, 1, 1), (2, 3, 4, 5), ()]),
+    ),
+    Pair(
+        name="ScaledDotProductAttention",
+        reference=lambda c: attention.ScaledDotProductAttention(causal=c.causal),
+        torch=lambda c: t_attention.ScaledDotProductAttention(causal=c.causal),
+        inputs=QKV,
+        configs=grid(attention_id, batch=[(2,)], L=[3], S=[5], E=[4], Ev=[6], causal=[False])
+        # causal with L < S, L > S (top-left aligned) and L = S, over two batch axes
+        + grid(attention_id, batch=[(1, 2)], L=[4, 6], S=[6, 4], E=[8], Ev=[8], causal=[True]),
+    ),
+    Pair(
+        name="MaskedAttention",
+        reference=lambda c: attention.ScaledDotProductAttention(),
+        torch=lambda c: t_attention.ScaledDotProductAttention(),
+        inputs=(*QKV, attention_mask("mask_shape")),
+        configs=grid(attention_id, batch=[(2, 2)], L=[3], S=[5], E=[4], Ev=[6], causal=[False], mask=["bool", "float"],
+                     mask_shape=[(3, 5), (2, 2, 3, 5)]),
+    ),
+    Pair(
+        name="MultiheadAttention",
+        reference=lambda c: attention.MultiheadAttention(c.E, c.heads, bias=c.bias),
+        torch=lambda c: t_attention.MultiheadAttention(c.E, c.heads, bias=c.bias),
+        inputs=(normal("N", "L", "E", name="query"), normal("N", "S", "E", name="key"),
+                normal("N", "S", "E", name="value"),
+                # True = the key is ignored; the first never is, so no query loses every key
+                bernoulli("N", "S", p="pad", name="key_padding_mask", first=False)),
+        outputs=("out", "weights"),
+        configs=grid(mha_id, N=[2], L=[4], S=[6], E=[8], heads=[2], bias=[True], padded=[True], pad=[0.4])
+        + grid(mha_id, N=[1], L=[5], S=[3], E=[6], heads=[1, 3], bias=[False], padded=[False], pad=[0.0]),
+        params=tuple(dataclasses.replace(p, torch=f"attention.{p.torch}") for p in MHA_PARAMS),
+    ),
+    Pair(
+        name="SelfAttention",
+        reference=lambda c: attention.SelfAttention(c.E, c.heads),
+        torch=lambda c: t_attention.SelfAttention(c.E, c.heads),
+        inputs=(normal("N", "L", "E", name="x", distributions=SPREAD),),
+        outputs=("out", "weights"),
+        configs=grid("N{N}L{L}E{E}-heads{heads}", N=[2], L=[5], E=[8], heads=[2]),
+        params=nested("attention", "attention.attention", MHA_PARAMS),
     ),
 ]
 

@@ -12,23 +12,27 @@ from parity_tests.engine.harness import draw_setup
 from parity_tests.engine.registry import Case
 from parity_tests.suite.pairs import PAIRS
 
-ANY_SHAPE = {"Sigmoid", "ReLU", "MSELoss", "LayerNorm", "Flatten"}  # element-wise, or any number of leading axes
+# element-wise, any number of leading axes, or indices of any shape
+ANY_SHAPE = {"Sigmoid", "ReLU", "MSELoss", "LayerNorm", "Flatten", "Dropout", "Add", "Embedding",
+             "ScaledDotProductAttention", "MaskedAttention"}
 # the part whose check refuses, named
-REFUSED_BY = {"Sequential": "Linear", "ConvStack": "Conv2d", "SoftmaxJacobian": "Softmax"}
-INTEGERS_WELCOME = {"simple_conv2d", "global_avg_pool"}  # forward-only functions of pixel values
+REFUSED_BY = {"Sequential": "Linear", "ConvStack": "Conv2d", "SoftmaxJacobian": "Softmax",
+              "MaskedAttention": "ScaledDotProductAttention"}
+# forward-only functions of pixel values, and a lookup by index
+INTEGERS_WELCOME = {"simple_conv2d", "global_avg_pool", "Embedding"}
 CHANNELS_CHECKED = {"Conv2d", "BatchNorm2d", "SEBlock", "SEResNetBlock"}
 
 
 class Drawn(NamedTuple):
     inputs: list[np.ndarray]  # in the pair's order
-    upstream: np.ndarray | None  # of the first output
+    upstreams: list[np.ndarray]  # one per differentiable output
 
 
 def valid(pair):
-    """A pair's first configuration and a valid draw of its inputs."""
+    """A pair's first configuration (as its factories get it) and a valid draw of its inputs."""
     case = Case(pair, pair.configs[0], "float64", 0)
     setup = draw_setup(case)
-    return case.config, Drawn(list(setup.inputs.values()), next(iter(setup.upstream.values()), None))
+    return setup.config, Drawn(list(setup.inputs.values()), list(setup.upstream.values()))
 
 
 def call(pair, backend, config, inputs):
@@ -94,7 +98,7 @@ def test_mismatched_second_input(name, position, backend):
 def test_backward_before_forward(pair):
     config, setup = valid(pair)
     with pytest.raises(RuntimeError, match="backward called before forward"):
-        getattr(pair.reference(config), pair.backward)(setup.upstream)
+        getattr(pair.reference(config), pair.backward)(*setup.upstreams)
 
 
 @pytest.mark.parametrize("pair", [p for p in PAIRS if p.is_layer], ids=lambda p: p.name)
@@ -102,10 +106,11 @@ def test_gradient_of_the_wrong_shape(pair):
     config, setup = valid(pair)
     layer = pair.reference(config)
     layer(*setup.inputs)
-    wrong = np.ones(setup.upstream.shape + (2,))
+    first, *others = setup.upstreams
+    wrong = np.ones(first.shape + (2,))
     with pytest.raises(ValueError) as raised:
-        getattr(layer, pair.backward)(wrong)
-    assert f"expected grad_out of shape {setup.upstream.shape}" in str(raised.value)
+        getattr(layer, pair.backward)(wrong, *others)
+    assert f"of shape {first.shape}" in str(raised.value)
     assert f"got {wrong.shape}" in str(raised.value)
 
 

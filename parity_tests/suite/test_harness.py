@@ -10,6 +10,7 @@ from parity_tests.engine.harness import GRAD_INPUT, Check, HarnessError, Key, ru
 from parity_tests.engine.judge import check_case, judge_check
 from parity_tests.engine.layouts import DeclarationError
 from parity_tests.engine.registry import Case, cases
+from parity_tests.engine.structure import leaves
 from parity_tests.suite.pairs import PAIRS, REGISTRY
 
 LAYER_PAIRS = [p for p in PAIRS if p.is_layer]
@@ -30,7 +31,7 @@ def test_default_matrix_is_large_and_ids_are_unique():
 def test_torch_initialisation_loaded_into_reference_gives_the_same_forward(pair):
     """The other direction of synchronisation: torch's own random init, copied across."""
     case = first_case(pair)
-    config = case.config
+    config = harness.factory_config(case)
     rng = np.random.default_rng(0)
     inputs = [make(config, rng, np.float64) for make in pair.inputs]
     layer, module = pair.reference(config), pair.torch(config).double()
@@ -38,7 +39,9 @@ def test_torch_initialisation_loaded_into_reference_gives_the_same_forward(pair)
     harness.load_into_reference(pair, params, harness.torch_values(params, module), layer, np.float64)
     outputs, _ = harness.torch_forward(pair, module, dict(zip(pair.input_names, inputs, strict=True)),
                                        harness.torch.float64)
-    np.testing.assert_allclose(layer(*inputs), outputs["output"].detach().numpy(), rtol=1e-10, atol=1e-12)
+    returned = dict(zip(pair.output_names, leaves(layer(*inputs)), strict=True))
+    for name, output in outputs.items():
+        np.testing.assert_allclose(returned[name], output.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_unmapped_torch_parameter_is_an_error():
