@@ -28,7 +28,7 @@ import torch
 
 from parity_tests.engine import structure
 from parity_tests.engine.conventions import Attributes, Convention, Dicts, Functional, Protocol
-from parity_tests.engine.harness import draw_setup, torch_arrays, torch_values
+from parity_tests.engine.harness import as_module, draw_setup, torch_arrays, torch_values
 from parity_tests.engine.judge import Verdict, check_case
 from parity_tests.engine.layouts import DeclarationError, Layout
 from parity_tests.engine.registry import Case, Config, Pair, Param, input_maker
@@ -71,7 +71,7 @@ class CheckResult:
         return "\n".join(lines)
 
 
-def check(layer, module: torch.nn.Module, *inputs, params: tuple[Param, ...] | None = None,
+def check(layer, module, *inputs, params: tuple[Param, ...] | None = None,
           convention: Convention | None = None, input_layout: tuple[int, ...] | None = None,
           output_layout: tuple[int, ...] | None = None, backward: str = "backward", name: str | None = None,
           names: tuple[str, ...] | None = None, constant: tuple[str, ...] = (), verbose: bool = True) -> CheckResult:
@@ -79,6 +79,7 @@ def check(layer, module: torch.nn.Module, *inputs, params: tuple[Param, ...] | N
     takes a tuple: ``x, (h0, c0)``); see the module doc. Inputs are named ``input``,
     ``input1``... or by ``names``; every floating one is differentiated unless named in
     ``constant`` (a target, a mask), integer and boolean ones never are (indices)."""
+    module = as_module(module)  # a plain torch function (torch.matmul) is a module without parameters
     given = [np.asarray(x) for x in leaves(inputs)]
     names = tuple(names) if names is not None else tuple("input" if i == 0 else f"input{i}"
                                                          for i in range(len(given)))
@@ -107,6 +108,8 @@ def check(layer, module: torch.nn.Module, *inputs, params: tuple[Param, ...] | N
         case = Case(pair, pair.configs[0], dtype, 0)
         setup = draw_setup(case, values)
         setup.training = module.training
+        # the decoy batch: the given one rolled by a row, so a value the first call caches shows
+        setup.decoy = {n: np.roll(x, 1, axis=0) if x.ndim else x for n, x in setup.inputs.items()}
         verdicts[dtype] = check_case(case, setup)
     result = CheckResult(pair, verdicts)
     if verbose:

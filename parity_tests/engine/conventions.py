@@ -379,11 +379,11 @@ class Functional(Convention):
         returned = layer.forward(*arguments, *(layer.params[name] for name in self.params),
                                  **self.mode_keywords(training))
         name = getattr(layer.forward, "__name__", "forward")
-        if not (isinstance(returned, tuple) and len(returned) == 2):
+        if not (isinstance(returned, tuple) and len(returned) >= 2):
             raise DeclarationError(f"{name} returned {type(returned).__name__}; the Functional convention expects "
-                                   "(out, cache)")
-        output, layer.cache = returned
-        return output
+                                   "(out, cache), or (out1, out2, ..., cache) for several outputs")
+        *outputs, layer.cache = returned  # the course's lstm_step_forward: (next_h, next_c, cache)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def backward(self, layer, method, upstreams, inputs, every_input):
         returned = layer.backward(*upstreams, layer.cache)

@@ -44,7 +44,7 @@ class Key:
 
     def __str__(self) -> str:
         if self.kind == OUTPUT:
-            return "output" if self.tensor == "output" else f"output {self.tensor}"
+            return self.tensor if self.tensor.startswith("output") else f"output {self.tensor}"
         if self.kind in (GRAD_INPUT, GRAD_PARAM):
             return f"grad {self.tensor}"
         if self.kind == STATE:
@@ -423,8 +423,23 @@ def build_reference(pair: Pair, setup: Setup, dtype):
     return layer
 
 
+class TorchFunction(torch.nn.Module):
+    """A plain torch function (``torch.matmul``) as the module a layer's twin must be."""
+
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, *inputs):
+        return self.function(*inputs)
+
+
+def as_module(twin) -> torch.nn.Module:
+    return twin if isinstance(twin, torch.nn.Module) else TorchFunction(twin)
+
+
 def build_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu"):
-    module = pair.torch(setup.config).to(device=device, dtype=dtype).train(setup.training)
+    module = as_module(pair.torch(setup.config)).to(device=device, dtype=dtype).train(setup.training)
     load_into_torch(setup.params, setup.values, module)
     return module
 
@@ -472,7 +487,7 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
     built = factory_config(case)
     if not pair.is_layer:
         return Setup(built, inputs, [], {}, training), np.inf
-    layer, module = pair.convention.prepare(pair.reference(built), pair.name), pair.torch(built)
+    layer, module = pair.convention.prepare(pair.reference(built), pair.name), as_module(pair.torch(built))
     pair.convention.run_init(layer, arguments(pair, reference_inputs(pair, inputs)))
     params = synchronised(pair, layer, module)
     buffers = {name for name, _ in module.named_buffers()}

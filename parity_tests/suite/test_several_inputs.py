@@ -1,0 +1,282 @@
+"""Layers of several inputs and outputs, integer inputs and randomness are judged whole, or
+refused with a message that names the problem; never passed on their first input alone."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from parity_tests import Attributes, Functional, Pair, Param, assert_pair, check, grid, normal, parity_matrix
+from parity_tests.engine.harness import TWIN
+from parity_tests.engine.judge import check_case
+from parity_tests.engine.registry import Case, cases, input_maker
+from parity_tests.engine.sampling import InvertedDropout
+from parity_tests.suite import own_cells as own
+from parity_tests.suite.pairs import REGISTRY
+from reference import attention, bilinear, dropout, embedding
+from torch_impl import dropout as t_dropout
+
+RNG = np.random.default_rng(0)
+
+
+class TorchRNNStep(nn.Module):
+    """The twin of the course's RNN step: tanh(x Wx + h Wh + b) in its (D, H) layouts."""
+
+    def __init__(self, D, H):
+        super().__init__()
+        self.Wx, self.Wh, self.b = (nn.Parameter(torch.zeros(*s)) for s in ((D, H), (H, H), (H,)))
+
+    def forward(self, x, h):
+        return torch.tanh(x @ self.Wx + h @ self.Wh + self.b)
+
+
+class TorchLSTMStep(TorchRNNStep):
+    """The twin of the course's LSTM step: gates i, f, o, g in that order along Wx's columns."""
+
+    def __init__(self, D, H):
+        super().__init__(D, 4 * H)
+        self.Wh = nn.Parameter(torch.zeros(H, 4 * H))
+
+    def forward(self, x, h, c):
+        i, f, o, g = (x @ self.Wx + h @ self.Wh + self.b).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def zeros(*dims, name):
+    return input_maker(lambda c, rng, dtype: np.zeros(tuple(getattr(c, d) for d in dims), dtype=dtype), name=name)
+
+
+# -- declarations of other people's layers of several inputs and outputs --------------------------
+
+LSTM_CELL = Pair(
+    name="LSTMCell", reference=lambda c: own.LSTMCell(c.D, c.H), torch=lambda c: nn.LSTMCell(c.D, c.H),
+    inputs=(normal("N", "D", name="x"), normal("N", "H", name="h0"), normal("N", "H", name="c0")),
+    arguments=("x", ("h0", "c0")), outputs=("h", "c"), configs=grid("N{N}D{D}H{H}", N=[3], D=[4], H=[5]),
+    params=tuple(Param(n, n) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")),
+    convention=Attributes(grads="grad_{}"),
+)
+RNN_STEP = Pair(
+    name="rnn_step", reference=lambda c: (own.rnn_step_forward, own.rnn_step_backward),
+    torch=lambda c: TorchRNNStep(c.D, c.H), inputs=(normal("N", "D", name="x"), normal("N", "H", name="prev_h")),
+    configs=grid("N{N}D{D}H{H}", N=[3], D=[4], H=[5]), params=(Param("Wx", "Wx"), Param("Wh", "Wh"), Param("b", "b")),
+    convention=Functional(params=("Wx", "Wh", "b")),
+)
+LSTM_STEP = Pair(
+    name="lstm_step", reference=lambda c: (own.lstm_step_forward, own.lstm_step_backward),
+    torch=lambda c: TorchLSTMStep(c.D, c.H), outputs=("next_h", "next_c"),
+    inputs=(normal("N", "D", name="x"), normal("N", "H", name="prev_h"), normal("N", "H", name="prev_c")),
+    configs=grid("N{N}D{D}H{H}", N=[3], D=[4], H=[5]), params=(Param("Wx", "Wx"), Param("Wh", "Wh"), Param("b", "b")),
+    convention=Functional(params=("Wx", "Wh", "b")),
+)
+MATMUL = Pair(
+    name="matmul", reference=lambda c: (own.matmul_forward, own.matmul_backward), torch=lambda c: torch.matmul,
+    inputs=(normal("N", "K", name="a"), normal("K", "M", name="b")),
+    configs=grid("N{N}K{K}M{M}", N=[3], K=[4], M=[4, 2]), convention=Functional(),
+)
+TRAINING_ARG_DROPOUT = Pair(
+    name="TrainingArgDropout", reference=lambda c: own.TrainingArgDropout(c.p, c.seed),
+    torch=lambda c: t_dropout.Dropout(c.p, np.random.default_rng(c.seed)), inputs=(normal("N", "C"),),
+    configs=grid("N{N}C{C}-p{p}-{mode}", N=[4], C=[25], p=[0.3], mode=["train", "eval"]),
+    convention=Attributes(mode_argument="training"), seeded=True, sampling=InvertedDropout("p"),
+)
+
+test_declared = parity_matrix(LSTM_CELL, RNN_STEP, LSTM_STEP, MATMUL, TRAINING_ARG_DROPOUT)
+
+
+def failures(pair, **kwargs) -> str:
+    with pytest.raises(AssertionError) as raised:
+        assert_pair(pair, seeds=1, **kwargs)
+    return str(raised.value)
+
+
+@pytest.mark.parametrize("pair, expected", [pytest.param(pair, expected, id=pair.name) for pair, expected in [
+    (dataclasses.replace(LSTM_CELL, name="StaleStateLSTMCell",
+                         reference=lambda c: own.StaleStateLSTMCell(c.D, c.H)),
+     ["output h does not match torch", "grad h0"]),
+    (dataclasses.replace(LSTM_CELL, name="ForgetGateLSTMCell", reference=lambda c: own.ForgetGateLSTMCell(c.D, c.H)),
+     ["grad c0 does not match torch", "finite differences: reference wrong"]),
+    (dataclasses.replace(LSTM_STEP, name="lstm_step_ignores_dnext_c",
+                         reference=lambda c: (own.lstm_step_forward, own.lstm_step_backward_ignores_dnext_c)),
+     ["grad prev_c does not match torch"]),
+    (dataclasses.replace(MATMUL, name="matmul_transposed_db",
+                         reference=lambda c: (own.matmul_forward, own.matmul_backward_transposed_db)),
+     ["grad b does not match torch", "transposed layout"]),
+    (dataclasses.replace(TRAINING_ARG_DROPOUT, name="TrainingArgDropoutKeepsP",
+                         reference=lambda c: own.TrainingArgDropoutKeepsP(c.p, c.seed)),
+     ["output does not match torch", "sampling: keep rate: kept 0.3"]),
+]])
+def test_broken_copy_fails_on_the_tensor_it_breaks(pair, expected):
+    text = failures(pair)
+    for fragment in expected:
+        assert fragment in text, text[:3000]
+
+
+def test_a_backward_one_gradient_short_is_a_declaration_error_naming_it():
+    short = dataclasses.replace(RNN_STEP, reference=lambda c: (own.rnn_step_forward, own.rnn_step_backward_no_dprev_h))
+    with pytest.raises(ValueError, match=r"expects 5 values \(dx, dprev_h, dWx, dWh, db\)"):
+        assert_pair(short, seeds=1)
+
+    class FirstOnly(bilinear.Bilinear):
+        def backward(self, grad_out):
+            return super().backward(grad_out)[0]
+
+    with pytest.raises(ValueError, match=r"differentiates 2 input\(s\) \(x1, x2\): no gradient for x2"):
+        assert_pair(dataclasses.replace(REGISTRY["Bilinear"], reference=lambda c: FirstOnly(c.in1, c.in2, c.out)),
+                    seeds=1)
+
+
+def test_a_wrong_gradient_of_a_later_input_fails():
+    """q, k, v declared as three inputs: a dk 5x too large fails (only dq was judged before)."""
+    original = attention.ScaledDotProductAttention.backward
+
+    def dk_five_times(self, grad_out):
+        dq, dk, dv = original(self, grad_out)
+        return dq, 5 * dk, dv
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(attention.ScaledDotProductAttention, "backward", dk_five_times)
+        text = failures(REGISTRY["ScaledDotProductAttention"])
+    assert "grad k does not match torch" in text and "constant factor: reference = 5 x expected" in text
+    assert "grad q does not match" not in text and "grad v does not match" not in text
+
+
+def test_a_wrong_dropout_gradient_fails_in_float32_too():
+    """A twin that draws its own masks once widened the float32 tolerance to 30-67: no longer."""
+    original = dropout.Dropout.backward
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dropout.Dropout, "backward", lambda self, g: 3 * original(self, g))
+        text = failures(REGISTRY["Dropout"], dtypes=("float32",))
+    assert "float32-4x25-p0.1-train-seed0: grad input does not match torch" in text
+
+
+@pytest.mark.parametrize("seeded", [True, False])
+def test_a_twin_that_draws_its_own_randomness_is_refused(seeded):
+    """torch's nn.Dropout, from torch's global generator: its two runs on one draw disagree."""
+    pair = dataclasses.replace(REGISTRY["Dropout"], name="TorchDropout", seeded=seeded,
+                               reference=lambda c: dropout.Dropout(c.p, np.random.default_rng(getattr(c, "seed", 0))),
+                               torch=lambda c: nn.Dropout(c.p), sampling=None)
+    case = next(c for c in cases([pair], dtypes=("float32",)) if c.config.p == 0.5 and c.config.mode == "train")
+    verdicts = check_case(case)
+    assert [v.kind for v in verdicts] == [TWIN] and not verdicts[0].passed
+    assert "the torch twin disagrees with itself: two float64 runs on the same draw differ in output" in \
+        verdicts[0].message
+    assert "declare seeded=True" in verdicts[0].message
+
+
+def test_sampling_catches_p_and_1_minus_p_swapped_even_when_the_twin_swaps_too():
+    def keeps_p(self, x):
+        y = original(self, x)
+        if self.training:
+            self.mask = ~self.mask
+            y = x * self.mask / (1 - self.p)
+        return y
+
+    original = dropout.Dropout.forward
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dropout.Dropout, "forward", keeps_p)
+        patch.setattr(t_dropout.Dropout, "forward", lambda self, x: x * torch.from_numpy(
+            self.rng.random(tuple(x.shape)) < self.p) / (1 - self.p) if self.training else x)
+        case = next(c for c in cases([REGISTRY["Dropout"]]) if c.config.p == 0.1 and c.config.mode == "train")
+        verdicts = check_case(case)
+    assert [v.check for v in verdicts if not v.passed] == ["sampling: keep rate"]
+    assert "kept 0.1" in next(v.message for v in verdicts if not v.passed)
+
+
+def test_a_structural_zero_passes_when_declared_and_fails_undeclared():
+    """One RNN step from h = 0: dWh = prev_h^T da is zero for a reason."""
+    from_zero = dataclasses.replace(RNN_STEP, inputs=(RNN_STEP.inputs[0], zeros("N", "H", name="prev_h")))
+    assert "grad Wh: the expected tensor is zero everywhere" in failures(from_zero)
+    declared = dataclasses.replace(from_zero, structural_zeros={"grad Wh": "prev_h = 0, so dWh = prev_h^T da = 0"})
+    verdicts = check_case(Case(declared, declared.configs[0], "float64", 0))
+    assert all(v.passed for v in verdicts)
+    assert next(v for v in verdicts if v.check == "grad Wh").note == "structurally zero: prev_h = 0, so dWh = " \
+                                                                     "prev_h^T da = 0"
+    assert "declared structurally zero" in failures(dataclasses.replace(RNN_STEP, structural_zeros={"grad Wh": "-"}))
+
+
+def test_an_upstream_tuple_and_a_side_effect_on_a_later_upstream():
+    class TupleUpstream(own.LSTMCell):
+        def backward(self, upstreams):
+            return super().backward(*upstreams)
+
+    assert assert_pair(dataclasses.replace(LSTM_CELL, reference=lambda c: TupleUpstream(c.D, c.H), upstream="tuple"))
+
+    class ClobbersDc(own.LSTMCell):
+        def backward(self, dh_next, dc_next):
+            grads = super().backward(dh_next, dc_next)
+            dc_next *= 0  # the caller's upstream, zeroed in place
+            return grads
+
+    text = failures(dataclasses.replace(LSTM_CELL, reference=lambda c: ClobbersDc(c.D, c.H)))
+    assert "side effect: backward changed the caller's upstream gradient of c in place" in text
+
+
+# -- the one-call check: every input, every output --------------------------------------------------
+
+
+def verdict_line(result, dtype="float64") -> str:
+    return next(line for line in str(result).splitlines() if line.startswith(f"  {dtype}:"))
+
+
+def test_check_a_bilinear_layer_judges_both_inputs():
+    x1, x2 = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 5))
+    result = check(bilinear.Bilinear(3, 5, 2), nn.Bilinear(3, 5, 2), x1, x2, verbose=False)
+    assert result and verdict_line(result).endswith("output, grad input, grad input1, grad W, grad b")
+
+    class ThreeTimesDx2(bilinear.Bilinear):
+        def backward(self, grad_out):
+            dx1, dx2 = super().backward(grad_out)
+            return dx1, 3 * dx2
+
+    result = check(ThreeTimesDx2(3, 5, 2), nn.Bilinear(3, 5, 2), x1, x2, verbose=False)
+    assert not result and "grad input1 FAILED" in verdict_line(result)
+    assert "finite differences: reference wrong" in str(result)
+
+
+def test_check_attention_an_embedding_and_an_lstm_cell():
+    q, k, v = RNG.standard_normal((2, 3, 4)), RNG.standard_normal((2, 5, 4)), RNG.standard_normal((2, 5, 6))
+    result = check(attention.ScaledDotProductAttention(), F.scaled_dot_product_attention, q, k, v,
+                   names=("q", "k", "v"), verbose=False)
+    assert result and verdict_line(result).endswith("output, grad q, grad k, grad v")
+
+    idx = np.array([[0, 3, 3], [1, 4, 0]])
+    result = check(embedding.Embedding(5, 3), nn.Embedding(5, 3), idx, verbose=False)
+    assert result and verdict_line(result).endswith("output, grad weight")
+
+    x, h0, c0 = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 5)), RNG.standard_normal((3, 5))
+    result = check(own.LSTMCell(4, 5), nn.LSTMCell(4, 5), x, (h0, c0), verbose=False)
+    assert result and verdict_line(result).startswith("  float64: 9 of 9 tensors match torch: output0, output1, "
+                                                      "grad input, grad input1, grad input2, grad weight_ih")
+    assert not check(own.StaleStateLSTMCell(4, 5), nn.LSTMCell(4, 5), x, (h0, c0), verbose=False)
+
+
+def test_check_an_index_output_compared_exactly():
+    def max_forward(x):
+        index = x.argmax(axis=1)
+        return np.take_along_axis(x, index[:, None], 1)[:, 0], index, (x.shape, index)
+
+    def max_backward(dvalues, cache):
+        shape, index = cache
+        dx = np.zeros(shape, dtype=dvalues.dtype)
+        dx[np.arange(shape[0]), index] = dvalues
+        return dx
+
+    x = RNG.standard_normal((4, 6))
+    result = check((max_forward, max_backward), lambda x: tuple(torch.max(x, dim=1)), x, verbose=False)
+    assert result and verdict_line(result).endswith("output0, output1, grad input")
+    result = check((lambda x: (*max_forward(x)[:1], max_forward(x)[1] + 1, max_forward(x)[2]), max_backward),
+                   lambda x: tuple(torch.max(x, dim=1)), x, verbose=False)
+    assert not result and "output1: differs from torch (compared exactly)" in str(result)
+
+
+def test_a_loss_target_is_declared_constant():
+    from reference.losses import MSELoss
+
+    pred, target = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3))
+    with pytest.raises(ValueError, match=r"differentiates 2 input\(s\) \(input, input1\): no gradient for input1"):
+        check(MSELoss(), nn.MSELoss(), pred, target, verbose=False)
+    assert check(MSELoss(), nn.MSELoss(), pred, target, constant=("input1",), verbose=False)
