@@ -179,9 +179,6 @@ class SelfAttention(Layer):
         super().__init__()
         self.attention = MultiheadAttention(embed_dim, num_heads, bias=bias, rng=rng)
 
-    def children(self):
-        return {"attention": self.attention}
-
     def forward(self, x, key_padding_mask=None):
         check_input(x, "SelfAttention input", ("N", "L", self.attention.embed_dim))
         return self._remember_outputs(*self.attention(x, x, x, key_padding_mask))

@@ -7,7 +7,8 @@
   gradient per output, in order; with several floating inputs, ``backward`` returns a tuple of
   their gradients, in input order (masks are constants and get none);
 - ``params`` and ``state`` are dicts of NumPy arrays; composite layers expose their
-  children's through ``named_params()``, ``named_grads()`` and ``named_state()``;
+  children's (every attribute that is a layer) through ``named_params()``, ``named_grads()``
+  and ``named_state()``;
 - ``train()`` / ``eval()`` switch mode-dependent layers (BatchNorm).
 """
 
@@ -28,8 +29,14 @@ class Layer:
         return self.forward(*inputs)
 
     def children(self) -> dict[str, Layer]:
-        """Sub-layers by name; their parameters appear as ``"name.param"``."""
-        return {}
+        """Sub-layers by name, found as torch finds submodules: every attribute that is a Layer
+        (an instance held twice, under its first name). Their parameters appear as
+        ``"name.param"``; a container restores every one's cache for each of its uses."""
+        found = {}
+        for name, value in vars(self).items():
+            if isinstance(value, Layer) and not any(value is seen for seen in found.values()):
+                found[name] = value
+        return found
 
     def named_params(self) -> dict[str, np.ndarray]:
         return self._collect("params")

@@ -64,9 +64,6 @@ class SEBlock(Layer):
         self.fc2 = Linear(hidden, channels, bias=False, rng=rng)
         self.sigmoid = Sigmoid()
 
-    def children(self):
-        return {"fc1": self.fc1, "fc2": self.fc2}
-
     def forward(self, x):
         channels = self.fc1.params["W"].shape[0]
         check_input(x, "SEBlock input", ("N", channels, "H", "W"))
@@ -107,12 +104,6 @@ class SEResNetBlock(Layer):
         if self.projects:
             self.shortcut_conv = Conv2d(in_channels, out_channels, 1, stride, 0, bias=False, rng=rng)
             self.shortcut_bn = BatchNorm2d(out_channels)
-
-    def children(self):
-        layers = {"conv1": self.conv1, "bn1": self.bn1, "conv2": self.conv2, "bn2": self.bn2, "se": self.se}
-        if self.projects:
-            layers.update(shortcut_conv=self.shortcut_conv, shortcut_bn=self.shortcut_bn)
-        return layers
 
     def forward(self, x):
         in_channels = self.conv1.params["W"].shape[1]

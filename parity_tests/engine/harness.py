@@ -2,10 +2,11 @@
 
 For a layer, one case is: draw inputs, parameters and state from the case's seed; load the
 same values into the reference, the torch twin in the case's dtype and the torch judge in
-float64; run a decoy forward (a first batch), then forward and backward on the case's
-inputs with a random upstream gradient; compare the output, the input gradient, every
-parameter gradient and every state entry (after both forwards). A function is run
-forward and its outputs compared.
+float64; run a decoy batch (one sample more: a first batch the layer is used on), then
+forward and backward on the case's inputs with a random upstream gradient per differentiable
+output; compare every output, the gradient of every differentiated input, every parameter
+gradient and every state entry (after both forwards). A function is run forward and its
+outputs compared.
 """
 
 from __future__ import annotations
@@ -314,12 +315,7 @@ def _second_call(pair: Pair, layer, setup: Setup, handed_out: dict, handed_value
                  roles: dict) -> list[tuple[Key, str]]:
     """Run forward and backward once more, on the decoy batch and other upstream gradients:
     what the first call handed out must not change."""
-    convention, layout = pair.convention, Layout(pair.output_layout)
-    convention.run_clear(layer)
-    convention.forward(layer, arguments(pair, reference_inputs(pair, setup.decoy)), setup.training)
-    again = {name: np.array(layout.to_reference(-2.0 * g)) for name, g in setup.upstream.items()}
-    convention.backward(layer, pair.backward, upstream_arguments(pair, again), setup.differentiated,
-                        pair.input_names)
+    run_decoy(pair, layer, setup)
     found = _changes("the next forward and backward", handed_values, handed_out, roles)
     return [(Key(SIDE_EFFECT, f"{key.tensor} (next call)"), text) for key, text in found]
 
@@ -474,6 +470,14 @@ def draw_setup(case: Case, values: dict[str, np.ndarray] | None = None) -> Setup
     raise HarnessError(f"{case.id}: no draw in {KINK_ATTEMPTS} kept every ReLU input {KINK_MARGIN:g} away from 0")
 
 
+def decoy_config(pair: Pair, config: Config) -> Config:
+    """The decoy batch's configuration: the batch size (``pair.batch``) one more."""
+    size = getattr(config, pair.batch, None) if pair.batch else None
+    if not isinstance(size, int):
+        return config
+    return Config(**(vars(config) | {pair.batch: size + 1}))
+
+
 def _draw(pair: Pair, config, rng, dtype) -> dict[str, np.ndarray]:
     return {name: make(config, rng, dtype) for name, make in zip(pair.input_names, pair.inputs, strict=True)}
 
@@ -502,8 +506,10 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
     setup.output_shapes = {name: tuple(t.shape) for name, t in outputs.items()}
     setup.upstream = {name: rng.standard_normal(setup.output_shapes[name]).astype(dtype)
                       for name in pair.differentiable_outputs}
-    # layers are reused across batches: a value cached by the first forward must not leak
-    setup.decoy = _draw(pair, config, rng, dtype)
+    # layers are reused across batches: a value cached by the first forward must not leak, nor a
+    # scratch array sized by the first batch (the decoy has one sample more where it can)
+    # (a first use in another dtype keeps the batch size: a scratch of the same shape must not keep its dtype)
+    setup.decoy = _draw(pair, config if case.first_dtype else decoy_config(pair, config), rng, dtype)
     return setup, watch.margin
 
 
@@ -530,13 +536,41 @@ def run_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu")
                                                               setup.differentiated))
 
 
-def run_reference(pair: Pair, setup: Setup, dtype) -> dict[Key, np.ndarray | str]:
-    """The reference's results, each in its own layout."""
+def run_decoy(pair: Pair, layer, setup: Setup, dtype=None) -> None:
+    """Forward and backward on the decoy batch (cast to ``dtype``), with upstream gradients of
+    the shapes the reference returns: the decoy's batch size is not the case's. State is put
+    back as the forward left it (torch's decoy runs forward alone): a backward that changes it
+    is reported once, as the side effect of the case's own call."""
+    decoy = setup.decoy if dtype is None else {n: x.astype(dtype) if x.dtype.kind == "f" else x
+                                               for n, x in setup.decoy.items()}
+    convention = pair.convention
+    convention.run_clear(layer)
+    outputs = _outputs(pair, convention.forward(layer, arguments(pair, reference_inputs(pair, decoy)), setup.training),
+                       f"the reference's {type(layer).__name__}.forward")
+    state = _snapshot({name: convention.read(layer, name) for name in setup.state})
+    rng = np.random.default_rng(0)  # any fixed draw: what the decoy's backward gives is not judged
+    upstreams = {name: rng.standard_normal(np.shape(outputs[name])).astype(outputs[name].dtype)
+                 for name in pair.differentiable_outputs}
+    convention.backward(layer, pair.backward, upstream_arguments(pair, upstreams), setup.differentiated,
+                        pair.input_names)
+    if state:  # as the forward left it, in the dtype it had
+        convention.load(layer, state, next(iter(state.values())).dtype)
+
+
+def run_reference(pair: Pair, setup: Setup, dtype, first_dtype=None) -> dict[Key, np.ndarray | str]:
+    """The reference's results, each in its own layout. A layer runs forward and backward on the
+    decoy batch first (in ``first_dtype``, if given, its arrays then cast to the case's)."""
     if not pair.is_layer:
         return run_function(pair, pair.reference(setup.config), setup.inputs)
-    layer = build_reference(pair, setup, dtype)
-    pair.convention.run_clear(layer)
-    pair.convention.forward(layer, arguments(pair, reference_inputs(pair, setup.decoy)), setup.training)
+    layer = build_reference(pair, setup, first_dtype or dtype)
+    run_decoy(pair, layer, setup, first_dtype)
+    # the case's parameters again, in its dtype (a backward that moves them is reported once, as the
+    # side effect of the case's own call); state as the decoy left it, as torch's
+    held = {p.reference: np.array(pair.convention.read(layer, p.reference)) for p in setup.params
+            if p.reference in setup.state}
+    load_into_reference(pair, [p for p in setup.params if p.reference not in setup.state], setup.values, layer,
+                        dtype)
+    pair.convention.load(layer, held, dtype)
     return run_reference_layer(pair, layer, setup)
 
 
@@ -588,7 +622,7 @@ def run_case(case: Case, setup: Setup | None = None) -> list[Check]:
             "constant input, or declare seeded=True and draw from generators made from config.seed"))]
     with global_generators(seed + 2):
         twin = run_torch(pair, setup, getattr(torch, case.dtype), case.device)
-    ref = run_reference(pair, setup, np.dtype(case.dtype))
+    ref = run_reference(pair, setup, np.dtype(case.dtype), case.first_dtype and np.dtype(case.first_dtype))
     stored = layouts(pair, setup)
     exact = {Key(OUTPUT, name) for name in pair.exact}
     missing = [Check(key, np.zeros(0), np.zeros(0), np.zeros(0), problem=f"{key}: the reference gives no such "
@@ -620,8 +654,7 @@ def finite_difference(case: Case, setup: Setup, key: Key, indices, eps: float = 
         shifted = dataclasses.replace(setup, inputs=inputs, values=values)
         layer = build_reference(pair, shifted, np.float64)
         if pair.seeded:
-            pair.convention.run_clear(layer)
-            pair.convention.forward(layer, arguments(pair, reference_inputs(pair, setup.decoy)), setup.training)
+            run_decoy(pair, layer, setup)
         pair.convention.run_clear(layer)
         outputs = _outputs(pair, pair.convention.forward(layer, arguments(pair, reference_inputs(pair, inputs)),
                                                          setup.training), "the reference")

@@ -21,11 +21,13 @@ from parity_tests.engine.harness import (
     GRAD_PARAM,
     SAMPLING,
     Check,
+    HarnessError,
     Setup,
     draw_setup,
     finite_difference,
     run_case,
 )
+from parity_tests.engine.layouts import DeclarationError
 from parity_tests.engine.registry import Case
 
 
@@ -55,10 +57,22 @@ def rerun_command(case: Case) -> str:
     return f"pytest '{nodeid}' -p no:randomly{seeds}{device}"
 
 
+class CaseError(AssertionError):
+    """A layer (or its twin) raised while the case ran: the case fails, and says which it was."""
+
+
 def check_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
-    """Every tensor of the case judged; ``setup`` replaces the case's own draw (edge values)."""
+    """Every tensor of the case judged; ``setup`` replaces the case's own draw (edge values).
+    An exception from the layers themselves fails the case with its id and re-run line."""
     setup = setup or draw_setup(case)
-    verdicts = [judge_check(case, check, setup) for check in run_case(case, setup)]
+    try:
+        checks = run_case(case, setup)
+    except (DeclarationError, HarnessError):
+        raise
+    except Exception as error:
+        raise CaseError(f"{case.id}: raised {type(error).__name__}: {error}\n"
+                        f"  re-run:    {rerun_command(case)}") from error
+    verdicts = [judge_check(case, check, setup) for check in checks]
     if getattr(case.pair, "sampling", None) is not None:
         verdicts += sampling_verdicts(case, setup)
     return verdicts

@@ -257,6 +257,8 @@ class Pair:
     structural_zeros: {tensor: reason}, or config -> that dict: checks that are zero for a
                  declared reason (one RNN step from h = 0 has dW_hh = 0); they pass when
                  the reference's is zero too. Undeclared, a zero expected tensor fails.
+    batch:       the config key of the batch size: the decoy batch has one sample more, so a
+                 scratch array sized by the first call shows; None where it cannot change.
     differentiable: False where the twin's outputs are not differentiable functions of its
                  inputs (a training loop returns detached results), so gradcheck has nothing
                  to check.
@@ -280,6 +282,7 @@ class Pair:
     seeded: bool = False
     sampling: Any = None
     structural_zeros: dict[str, str] | Callable[[Config], dict[str, str]] = field(default_factory=dict)
+    batch: str | None = "N"
     differentiable: bool = True
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
 
@@ -369,11 +372,13 @@ class Case:
     seed_index: int
     device: str = "cpu"
     nodeid: str | None = None  # the pytest node that runs it, for the re-run line
+    first_dtype: str | None = None  # the dtype the reference is first used in, before the case's
 
     @property
     def id(self) -> str:
         device = "" if self.device == "cpu" else f"-{self.device}"
-        return f"{self.pair.name}-{self.dtype}{device}-{self.config.id}-seed{self.seed_index}"
+        first = f"-after-{self.first_dtype}" if self.first_dtype else ""
+        return f"{self.pair.name}-{self.dtype}{first}{device}-{self.config.id}-seed{self.seed_index}"
 
     @property
     def seeds_needed(self) -> int:
@@ -397,7 +402,9 @@ def distribution_seeds(seeds: int) -> int:
 
 
 def cases(pairs, dtypes=("float32", "float64"), seeds: int = 3, devices=("cpu",)) -> list[Case]:
-    return [
+    """Every case of the pairs; and for each layer configuration one float32 case whose
+    reference first runs in float64 (a scratch kept in the first dtype must not leak)."""
+    matrix = [
         Case(pair, with_distribution(config, distribution), dtype, seed, device)
         for pair in pairs
         for dtype in dtypes
@@ -406,3 +413,7 @@ def cases(pairs, dtypes=("float32", "float64"), seeds: int = 3, devices=("cpu",)
         for distribution in pair.distributions
         for seed in range(seeds if distribution == "standard" else distribution_seeds(seeds))
     ]
+    if {"float32", "float64"} <= set(dtypes):
+        matrix += [Case(pair, config, "float32", 0, device, first_dtype="float64")
+                   for pair in pairs if pair.is_layer for device in devices for config in pair.configs]
+    return matrix

@@ -56,7 +56,9 @@ class Optimizer:
 @dataclass(frozen=True)
 class Trajectory:
     """reference, torch: () -> the network; loss: (reference loss, torch loss) factories;
-    data: (rng, dtype) -> (inputs, targets), one batch (called once a step, and for every eval)."""
+    data: (rng, dtype) -> (inputs, targets), one batch (called once a step, and for every eval);
+    with ``epoch = (steps, n)``, every epoch of that many steps ends on a smaller batch,
+    ``data(rng, dtype, n)``, as a data set that does not divide by the batch size does."""
 
     name: str
     reference: Callable[[], Any]
@@ -68,6 +70,7 @@ class Trajectory:
     steps: int = 20
     evaluate_after: tuple[int, ...] = ()
     full_batch: bool = False  # one batch for every step (full-batch gradient descent)
+    epoch: tuple[int, int] | None = None  # (steps per epoch, the size of its last batch)
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
 
     is_layer = False  # as the judge asks of a pair: no finite differences here
@@ -217,7 +220,9 @@ def run_trajectory(case: TrajectoryCase, attempt: int = 0, judge_only: bool = Fa
     if trajectory.full_batch:
         batches = [trajectory.data(rng, dtype)] * (trajectory.steps + len(trajectory.evaluate_after))
     else:
-        batches = [trajectory.data(rng, dtype) for _ in range(trajectory.steps + len(trajectory.evaluate_after))]
+        batches = [trajectory.data(rng, dtype, trajectory.epoch[1]) if trajectory.epoch and step % trajectory.epoch[0]
+                   == 0 else trajectory.data(rng, dtype)
+                   for step in range(1, trajectory.steps + len(trajectory.evaluate_after) + 1)]
     judge = _Torch(case, params, values, torch.float64)
     sides = [judge] if judge_only else [_Reference(case, params, values, dtype),
                                          _Torch(case, params, values, getattr(torch, case.dtype)), judge]

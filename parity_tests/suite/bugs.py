@@ -615,6 +615,15 @@ def _sgd_step(self, grads, *, velocity_with_lr=False, forget_nesterov=False, dec
         p -= self.lr * step
 
 
+def sgd_dampened_from_the_first_step(self, grads):
+    """The buffer starts at zero and is damped at once: b1 = (1 - tau) g, where torch's b1 = g."""
+    for name, p in self.params.items():
+        g = grads[name] + self.weight_decay * p if self.weight_decay else grads[name]
+        state = self.state[name]
+        state["momentum_buffer"] = self.momentum * state.get("momentum_buffer", 0.0) + (1 - self.dampening) * g
+        p -= self.lr * (g + self.momentum * state["momentum_buffer"] if self.nesterov else state["momentum_buffer"])
+
+
 def sgd_velocity_holds_lr(self, grads):
     _sgd_step(self, grads, velocity_with_lr=True)  # v = mu v + lr g: the textbook velocity, not torch's buffer
 
@@ -816,8 +825,8 @@ BUGS = [
            "overlapping windows' gradients overwrite instead of adding"),
     _patch("maxpool_ties_to_last", "MaxPool2d", P.MaxPool2d, "forward", maxpool_ties_to_last,
            "ties broken towards the last maximum, not the first"),
-    _patch("residual_grad_missing_skip", "ResidualBlock", B.ResidualBlock, "backward", residual_grad_missing_skip,
-           "the skip connection's gradient is dropped"),
+    _patch("residual_grad_missing_skip", "ResidualBlock ResidualBlockTwice", B.ResidualBlock, "backward",
+           residual_grad_missing_skip, "the skip connection's gradient is dropped"),
     _patch("residual_outer_mask_from_inner", "ResidualBlock", B.ResidualBlock, "backward",
            residual_outer_mask_from_inner, "the outer ReLU masked with the inner one's pattern"),
     _patch("residual_grad_w1_with_activation", "ResidualBlock", B.ResidualBlock, "backward",
@@ -909,6 +918,52 @@ BUGS = [
            "AdamW's decoupled decay in Adam", "optimizers"),
     _patch("adam_step_count_not_carried", "Adam", optim.Adam, "step", adam_step_count_not_carried,
            "step counter restarts every step", "optimizers"),
+]
+
+
+# -- a layer seen again: a hand-kept list of sub-layers, a scratch kept from the first call
+
+
+def seblock_children_hand_kept(self):
+    return {"fc1": self.fc1, "fc2": self.fc2}  # its ReLU and Sigmoid left out
+
+
+def seresnet_children_hand_kept(self):
+    layers = {"conv1": self.conv1, "bn1": self.bn1, "conv2": self.conv2, "bn2": self.bn2, "se": self.se}
+    if self.projects:
+        layers.update(shortcut_conv=self.shortcut_conv, shortcut_bn=self.shortcut_bn)
+    return layers  # its two ReLUs left out
+
+
+def relu_scratch_kept_from_first_batch(self, x):
+    activations.check_input(x, "ReLU input")
+    self.active = x > 0
+    if getattr(self, "zeros", None) is None:
+        self.zeros = np.zeros_like(x)  # sized by the first batch, never checked again
+    return self._remember_output(np.maximum(x, self.zeros))
+
+
+def relu_scratch_dtype_kept(self, x):
+    activations.check_input(x, "ReLU input")
+    self.active = x > 0
+    if getattr(self, "zeros", None) is None or self.zeros.shape != x.shape:
+        self.zeros = np.zeros_like(x)  # its shape checked, its dtype not: a float64 first call stays float64
+    return self._remember_output(np.maximum(x, self.zeros))
+
+
+BUGS += [
+    _patch("seblock_children_hand_kept", "SEBlockTwice", B.SEBlock, "children", seblock_children_hand_kept,
+           "children() listed by hand without the ReLU and Sigmoid: a second use overwrites their caches",
+           "composition"),
+    _patch("seresnet_children_hand_kept", "SEResNetBlockTwice", B.SEResNetBlock, "children",
+           seresnet_children_hand_kept, "children() listed by hand without the two ReLUs", "composition"),
+    _patch("relu_scratch_kept_from_first_batch", "ReLU", A.ReLU, "forward", relu_scratch_kept_from_first_batch,
+           "a scratch array sized by the first batch, reused for a batch of another size", "composition"),
+    _patch("relu_scratch_dtype_kept", "ReLU", A.ReLU, "forward", relu_scratch_dtype_kept,
+           "a float64 scratch from the first call kept into a float32 call", "composition"),
+    _patch("sgd_dampened_from_the_first_step", "SGD SharedLayerMLP", optim.SGD, "step",
+           sgd_dampened_from_the_first_step, "momentum buffer starts at zero and is damped from the first step",
+           "optimizers"),
 ]
 
 

@@ -312,6 +312,12 @@ def conv_stack(c: Config, containers, conv):
     return containers.Sequential(conv.Conv2d(c.C, c.O, 3, c.s, 1), shared, conv.Conv2d(c.O, c.O, 1), shared)
 
 
+def twice(block, containers_):
+    """One block instance used twice in a row: each use's caches, its sub-layers' included,
+    must be its own for its backward, and its gradients the sum over both uses."""
+    return containers_.Sequential(block, block)
+
+
 PAIRS += [
     Pair(
         name="Flatten",
@@ -337,12 +343,39 @@ PAIRS += [
         configs=grid("N{N}C{C}H{hw[0]}W{hw[1]}-O{O}s{s}-shared", N=[2], C=[3], O=[4], hw=[(6, 5)], s=[1, 2]),
         params=nested("0", "0", CONV_PARAMS) + nested("1", "1", CONV_PARAMS) + nested("2", "2", CONV_PARAMS),
     ),
+    # every composite block used twice inside one network (listed once, at its first use)
+    Pair(
+        name="ResidualBlockTwice",
+        reference=lambda c: twice(blocks.ResidualBlock(c.d), containers),
+        torch=lambda c: twice(t_blocks.ResidualBlock(c.d), t_containers),
+        inputs=(normal("d", "N"),),
+        configs=grid("d{d}N{N}-twice", d=[16], N=[3]),
+        params=nested("0", "0", (Param("w1", "w1"), Param("w2", "w2"))),
+    ),
+    Pair(
+        name="SEBlockTwice",
+        reference=lambda c: twice(blocks.SEBlock(c.C, c.r), containers),
+        torch=lambda c: twice(t_blocks.SEBlock(c.C, c.r), t_containers),
+        inputs=(normal("N", "C", "hw"),),
+        configs=grid(lambda c: f"{nchw_id(c)}-r{c.r}-twice", N=[2], C=[32], hw=[(3, 3)], r=[2]),
+        params=nested("0", "0", SE_PARAMS),
+    ),
+    Pair(
+        name="SEResNetBlockTwice",
+        reference=lambda c: twice(blocks.SEResNetBlock(c.C, c.C, 1, c.r), containers),
+        torch=lambda c: twice(t_blocks.SEResNetBlock(c.C, c.C, 1, c.r), t_containers),
+        inputs=(normal("N", "C", "hw"),),
+        configs=grid(lambda c: f"{nchw_id(c)}-r{c.r}-{c.mode}-twice", N=[2], C=[32], hw=[(4, 5)], r=[2],
+                     mode=["train", "eval"]),
+        params=nested("0", "0", SE_RESNET_PARAMS),
+    ),
 ]
 
 
 def optimizer_id(c: Config) -> str:
     momentum = ("-nesterov" if c.nesterov else "-momentum") if getattr(c, "momentum", 0) else ""
-    return f"{dims(c.shape)}-steps{c.steps}{momentum}" + (f"-wd{c.wd}" if c.wd else "")
+    damped = f"-dampening{c.dampening}" if getattr(c, "dampening", 0) else ""
+    return f"{dims(c.shape)}-steps{c.steps}{momentum}{damped}" + (f"-wd{c.wd}" if c.wd else "")
 
 
 # optimizers: one parameter through 1 and 5 steps of random gradients; the parameter and
@@ -351,12 +384,17 @@ PAIRS += [
     Pair(
         name="SGD",
         reference=lambda c: partial(optim.optimize, optim.SGD, state=("momentum_buffer",), lr=0.1,
-                                    momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.wd),
+                                    momentum=c.momentum, dampening=c.dampening, nesterov=c.nesterov,
+                                    weight_decay=c.wd),
         torch=lambda c: partial(t_optim.optimize, t_optim.SGD, state=("momentum_buffer",), lr=0.1,
-                                momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.wd),
+                                momentum=c.momentum, dampening=c.dampening, nesterov=c.nesterov, weight_decay=c.wd),
         inputs=(normal("shape"), normal("steps", "shape")),
-        configs=grid(optimizer_id, shape=[(3, 4)], steps=[1, 5], momentum=[0.9], nesterov=[False, True],
-                     wd=[0, 0.01]),
+        configs=grid(optimizer_id, shape=[(3, 4)], steps=[1, 5], momentum=[0.9], dampening=[0],
+                     nesterov=[False, True], wd=[0, 0.01])
+        # dampening damps every buffer update but the first (torch's first buffer is the gradient);
+        # Nesterov refuses it
+        + grid(optimizer_id, shape=[(3, 4)], steps=[1, 5], momentum=[0.9], dampening=[0.5], nesterov=[False],
+               wd=[0, 0.01]),
         backward=None,
         outputs=("param", "momentum_buffer"),
         differentiable=False,  # torch.optim steps without autograd

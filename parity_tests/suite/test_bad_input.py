@@ -17,7 +17,8 @@ ANY_SHAPE = {"Sigmoid", "ReLU", "MSELoss", "LayerNorm", "Flatten", "Dropout", "A
              "ScaledDotProductAttention", "MaskedAttention"}
 # the part whose check refuses, named
 REFUSED_BY = {"Sequential": "Linear", "ConvStack": "Conv2d", "SoftmaxJacobian": "Softmax",
-              "MaskedAttention": "ScaledDotProductAttention"}
+              "MaskedAttention": "ScaledDotProductAttention", "ResidualBlockTwice": "ResidualBlock",
+              "SEBlockTwice": "SEBlock", "SEResNetBlockTwice": "SEResNetBlock"}
 # forward-only functions of pixel values, and a lookup by index
 INTEGERS_WELCOME = {"simple_conv2d", "global_avg_pool", "Embedding"}
 CHANNELS_CHECKED = {"Conv2d", "BatchNorm2d", "SEBlock", "SEResNetBlock"}

@@ -92,8 +92,9 @@ def test_numerics_variants_pass_standard_inputs_and_fail_hostile_ones(bug, monke
     assert caught and "standard" not in caught, caught
 
 
-TRAINING_ONLY = {  # composition variants right for one call, and the layer whose whole matrix they pass
-    "linear_grads_accumulate_across_steps": "Linear",
+# composition variants right for one call, and the layer whose whole matrix they pass. (Gradients
+# summed across steps were one, until the decoy batch ran backward as well as forward.)
+TRAINING_ONLY = {
     "bn_eval_reuses_last_training_batch": "BatchNorm2d",
     "sequential_eval_not_propagated": "Sequential",
 }

@@ -99,11 +99,12 @@ def test_another_project_runs_its_own_pair_through_the_installed_plugin(tmp_path
     result = run_pytest(python, project, "--parity-seeds", "1", "--parity-report", "reports")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
-    assert re.search(r"^=+ 4 failed, 5 passed in ", output, re.M), output[-2000:]
+    # per pair: 2 configurations x 2 dtypes, and 2 float32 cases after a first use in float64
+    assert re.search(r"^=+ 6 failed, 7 passed in ", output, re.M), output[-2000:]
     assert "Dense                 float64" in output  # the end-of-run table
     rows = json.loads((project / "reports" / "parity.json").read_text())
-    assert sorted(r["case"] for r in rows if r["passed"]) == [f"Dense-{d}-N{n}C3-seed0" for d in ("float32", "float64")
-                                                              for n in (1, 4)]
+    assert sorted(r["case"] for r in rows if r["passed"]) == sorted(
+        [f"Dense-{d}-N{n}C3-seed0" for d in ("float32", "float64", "float32-after-float64") for n in (1, 4)])
 
     rerun = "re-run:    pytest 'test_layers.py::test_dense[BrokenDense-float64-N4C3-seed0]' -p no:randomly"
     assert rerun in output, output[-3000:]

@@ -32,6 +32,13 @@ ADAM = Optimizer(
     state=("exp_avg", "exp_avg_sq"),
 )
 PLAIN_SGD = Optimizer("sgd", lambda params: optim.SGD(params, lr=0.5), lambda params: torch.optim.SGD(params, lr=0.5))
+# dampening with weight decay: every buffer update but the first is damped
+SGD_DAMPENED = Optimizer(
+    "sgd-dampened-wd",
+    lambda params: optim.SGD(params, lr=0.05, momentum=0.9, dampening=0.5, weight_decay=1e-3),
+    lambda params: torch.optim.SGD(params, lr=0.05, momentum=0.9, dampening=0.5, weight_decay=1e-3),
+    state=("momentum_buffer",),
+)
 
 
 def images_and_classes(rng, dtype, n=2, classes=4):
@@ -76,6 +83,7 @@ CONVNET = Trajectory(
     optimizers=(SGD_NESTEROV, ADAM),
     steps=20,
     evaluate_after=(10,),
+    epoch=(5, 1),  # five batches of 2, the last of 1
 )
 
 SHARED_MLP = Trajectory(
@@ -84,10 +92,11 @@ SHARED_MLP = Trajectory(
     torch=lambda: shared_mlp(t_activations, t_containers, t_linear),
     params=nested("0", "0", LINEAR_PARAMS) + nested("2", "2", LINEAR_PARAMS) + nested("6", "6", LINEAR_PARAMS),
     loss=(losses.CrossEntropyLoss, t_losses.CrossEntropyLoss),
-    data=lambda rng, dtype: (rng.standard_normal((8, 6)).astype(dtype), rng.integers(0, 3, 8)),
-    optimizers=(SGD_NESTEROV, ADAM),
+    data=lambda rng, dtype, n=8: (rng.standard_normal((n, 6)).astype(dtype), rng.integers(0, 3, n)),
+    optimizers=(SGD_NESTEROV, ADAM, SGD_DAMPENED),
     steps=20,
     evaluate_after=(10,),
+    epoch=(5, 3),  # five batches of 8, the last of 3
 )
 
 NEURON = Trajectory(
