@@ -3,9 +3,13 @@
     >>> from parity_tests import check
     >>> check(MyDense(3, 4), torch.nn.Linear(3, 4), x)
 
-runs forward and backward with a random upstream gradient in float64 and in float32, with
-torch's parameter values copied into the layer through the mapping, and prints a verdict
-with the same explanation a matrix failure gives. ``x`` is given as the layer takes it.
+runs forward and backward with a random upstream gradient per output in float64 and in
+float32, with torch's parameter values copied into the layer through the mapping, and prints
+a verdict that lists every tensor judged, with the same explanation a matrix failure gives.
+The inputs are given as the layer takes them, nested where it takes a tuple
+(``check(cell, nn.LSTMCell(4, 5), x, (h0, c0))``): every floating input is differentiated
+unless named in ``constant``, integer inputs are indices; integer outputs are compared
+exactly. A plain torch function may stand for the module (``torch.matmul``).
 
 The convention and the mapping are inferred where that is unambiguous: the convention from
 the object (``named_params()``, a ``parameters`` or ``params`` dict, a ``(forward, backward)``

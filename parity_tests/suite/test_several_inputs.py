@@ -2,6 +2,7 @@
 refused with a message that names the problem; never passed on their first input alone."""
 
 import dataclasses
+from functools import partial
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from torch import nn
 from parity_tests import Attributes, Functional, Pair, Param, assert_pair, check, grid, normal, parity_matrix
 from parity_tests.engine.harness import TWIN
 from parity_tests.engine.judge import check_case
-from parity_tests.engine.registry import Case, cases, input_maker
+from parity_tests.engine.registry import Case, bernoulli, cases, input_maker
 from parity_tests.engine.sampling import InvertedDropout
 from parity_tests.suite import own_cells as own
 from parity_tests.suite.pairs import REGISTRY
@@ -280,3 +281,55 @@ def test_a_loss_target_is_declared_constant():
     with pytest.raises(ValueError, match=r"differentiates 2 input\(s\) \(input, input1\): no gradient for input1"):
         check(MSELoss(), nn.MSELoss(), pred, target, verbose=False)
     assert check(MSELoss(), nn.MSELoss(), pred, target, constant=("input1",), verbose=False)
+
+
+def test_nested_outputs_each_with_its_own_upstream():
+    """An LSTM's (out, (hT, cT)): three outputs, nested as torch's nn.LSTM returns them."""
+
+    class Sequence(own.LSTMCell):
+        def forward(self, x, state):
+            h, c = super().forward(x, state)
+            return h, (h, c)
+
+        def backward(self, d_out, d_state):
+            dh, dc = d_state
+            return super().backward(d_out + dh, dc)
+
+    class TorchSequence(nn.LSTMCell):
+        def forward(self, x, state):
+            h, c = super().forward(x, state)
+            return h, (h, c)
+
+    pair = dataclasses.replace(LSTM_CELL, name="LSTMSequence", reference=lambda c: Sequence(c.D, c.H),
+                               torch=lambda c: TorchSequence(c.D, c.H), outputs=("out", ("hT", "cT")))
+    verdicts = check_case(Case(pair, pair.configs[0], "float64", 0))
+    assert all(v.passed for v in verdicts)
+    assert [v.check for v in verdicts][:3] == ["output out", "output hT", "output cT"]
+
+    class ForgetsDhT(Sequence):
+        def backward(self, d_out, d_state):
+            return own.LSTMCell.backward(self, d_out, d_state[1])  # the final state's dh dropped
+
+    assert "grad h0 does not match torch" in failures(dataclasses.replace(pair, reference=lambda c: ForgetsDhT(c.D,
+                                                                                                            c.H)))
+
+
+def dropout_forward(x, keep, p):
+    return x * keep / (1 - p), (keep, p)
+
+
+def dropout_backward(dout, cache):
+    keep, p = cache
+    return dout * keep / (1 - p)
+
+
+def test_noise_the_harness_draws_and_hands_to_both_sides():
+    """A keep-mask as a constant input: a functional dropout and torch's own arithmetic."""
+    pair = Pair(name="dropout_by_mask", reference=lambda c: (partial(dropout_forward, p=c.p), dropout_backward),
+                torch=lambda c: lambda x, keep: x * keep / (1 - c.p),
+                inputs=(normal("N", "C"), bernoulli("N", "C", p="keep", name="keep")),
+                configs=grid("N{N}C{C}-p{p}", N=[4], C=[25], p=[0.5], keep=[0.5]), convention=Functional())
+    assert assert_pair(pair, seeds=1)
+    unmasked = dataclasses.replace(pair, reference=lambda c: (partial(dropout_forward, p=c.p),
+                                                              lambda dout, cache: dout / (1 - cache[1])))
+    assert "grad input does not match torch" in failures(unmasked)
