@@ -2,7 +2,9 @@
 profiles and the kill rate of its bug corpus."""
 
 import pytest
+import torch
 from hypothesis import HealthCheck, settings
+from threadpoolctl import threadpool_limits
 
 from parity_tests.engine import report
 
@@ -12,6 +14,14 @@ settings.register_profile("fast", max_examples=8, derandomize=True, deadline=Non
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("fast")
+
+
+def pytest_configure(config):
+    """This suite runs thousands of tiny cases outside the matrix too (the corpus, fuzzing, the
+    trained networks): one thread each, as the plugin gives its own parity items, so xdist's
+    workers do not fight over the cores."""
+    torch.set_num_threads(1)
+    threadpool_limits(1)
 
 
 def pytest_parity_pairs(config):

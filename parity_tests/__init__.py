@@ -1,54 +1,45 @@
 """Prove hand-written NumPy layers against their PyTorch twins, forward and backward.
 
-What another project imports is the engine (``parity_tests.engine``), re-exported here;
-``parity_tests.suite`` and ``parity_tests.tools`` are this repository's own suite and tools.
+    from parity_tests import check, grid, Pair, Param, parity_matrix
+    from parity_tests.conventions import Attributes
+    from parity_tests.inputs import normal
 
-    from parity_tests import Attributes, Pair, Param, grid, normal, parity_matrix
+    check(Dense(3, 4), nn.Linear(3, 4), x)  # one call, no test file: prints a verdict, raises if it fails
 
     DENSE = Pair(name="Dense", reference=lambda c: Dense(c.C, 4), torch=lambda c: nn.Linear(c.C, 4),
                  inputs=(normal("N", "C"),), configs=grid("N{N}C{C}", N=[1, 4], C=[3]),
                  params=(Param("W", "weight", permute=(1, 0)), Param("b", "bias")),
                  convention=Attributes(grads="d{}"))
-
     test_dense = parity_matrix(DENSE)     # the matrix, one pytest item a case
 
-    check(Dense(3, 4), nn.Linear(3, 4), x)  # one call, no test file: prints a verdict
+What another project imports is the engine (``parity_tests.engine``), named here; the input
+makers are in ``parity_tests.inputs``, the conventions in ``parity_tests.conventions``, the
+sampling checks in ``parity_tests.sampling``. ``parity_tests.suite`` and
+``parity_tests.tools`` are this repository's own suite and tools. A name is imported when it
+is first used: importing the package (as pytest does for its plugin) imports no torch.
 """
 
-from parity_tests.engine.check import CheckResult, check
-from parity_tests.engine.conventions import Attributes, Convention, Dicts, Functional, Protocol
-from parity_tests.engine.judge import Verdict, check_case
-from parity_tests.engine.layouts import DeclarationError, Layout, axes
-from parity_tests.engine.plugin import parity_matrix
-from parity_tests.engine.registry import (
-    Case,
-    Config,
-    Pair,
-    Param,
-    cases,
-    grid,
-    integers,
-    nested,
-    normal,
-    normal_or_tied,
-    probabilities,
-    targets,
-)
-from parity_tests.engine.tolerances import Tolerance
+import importlib
+
+_WHERE = {
+    # declarations
+    "Pair": "registry", "Param": "registry", "grid": "registry", "nested": "registry", "axes": "layouts",
+    "Tolerance": "tolerances", "Trajectory": "trajectory", "Optimizer": "trajectory",
+    # runners
+    "check": "check", "assert_pair": "judge", "parity_matrix": "plugin",
+    # results and errors
+    "CheckResult": "check", "CheckFailed": "check", "Verdict": "judge",
+    "DeclarationError": "layouts", "HarnessError": "harness", "CaseError": "judge",
+}
+
+__all__ = sorted(_WHERE)
 
 
-def assert_pair(pair: Pair, dtypes=("float32", "float64"), seeds: int = 3) -> int:
-    """Run every case of ``pair``; raise AssertionError with every failing tensor's
-    explanation, or return the number of cases run."""
-    matrix = cases([pair], dtypes, seeds)
-    failures = [v.message for case in matrix for v in check_case(case) if not v.passed]
-    if failures:
-        raise AssertionError(f"{len(failures)} failing tensor(s) in {pair.name}:\n\n" + "\n\n".join(failures))
-    return len(matrix)
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'parity_tests' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"parity_tests.engine.{_WHERE[name]}"), name)
 
 
-__all__ = [
-    "Attributes", "Case", "CheckResult", "Config", "Convention", "DeclarationError", "Dicts", "Functional", "Layout",
-    "Pair", "Param", "Protocol", "Tolerance", "Verdict", "assert_pair", "axes", "cases", "check", "check_case", "grid",
-    "integers", "nested", "normal", "normal_or_tied", "parity_matrix", "probabilities", "targets",
-]
+def __dir__():
+    return __all__

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from parity_tests.engine import structure
-from parity_tests.engine.conventions import Attributes, Convention, Dicts, Functional, Protocol
+from parity_tests.engine.conventions import Attributes, Convention, Dicts, Functional, NamedArrays
 from parity_tests.engine.harness import as_module, draw_setup, torch_arrays, torch_values
-from parity_tests.engine.judge import Verdict, check_case
+from parity_tests.engine.judge import Verdict, judge_case
 from parity_tests.engine.layouts import DeclarationError, Layout
 from parity_tests.engine.registry import Case, Config, Pair, Param, input_maker
 from parity_tests.engine.structure import leaves
@@ -44,6 +44,10 @@ SYNONYMS = [{"w", "weight", "weights", "kernel"}, {"b", "bias", "biases", "inter
 GRAD_PATTERNS = ["grad_{}", "d{}", "{}_grad", "d_{}", "grad{}"]
 OUTPUT_NAMES = ["output", "out", "y", "Y"]
 GRAD_INPUT_NAMES = ["dinputs", "grad_input", "grad_in", "dx", "dX", "grad_x"]
+
+
+class CheckFailed(AssertionError):
+    """A one-call check that failed: inside a test, the test fails with the verdict."""
 
 
 @dataclass
@@ -65,10 +69,12 @@ class CheckResult:
         for dtype, verdicts in self.verdicts.items():
             failed = [v for v in verdicts if not v.passed]
             worst = max((v.headroom for v in verdicts if v.passed), default=0.0)
-            judged = ", ".join(v.check + ("" if v.passed else " FAILED") for v in verdicts)
-            lines.append(f"  {dtype}: {len(verdicts) - len(failed)} of {len(verdicts)} tensors match torch: {judged}")
-            if not failed:
-                lines.append(f"    closest to its tolerance: {worst:.2g} of it")
+            matched = f"  {dtype}: {len(verdicts) - len(failed)} of {len(verdicts)} tensors match torch"
+            if failed:
+                lines.append(f"{matched}; failed: {', '.join(v.check for v in failed)}")
+            else:
+                lines.append(f"{matched} ({', '.join(v.check for v in verdicts)}); the closest came to "
+                             f"{worst:.2g} of its tolerance")
             lines += [f"    {v.check}: {v.note}" for v in verdicts if v.note and v.passed]
             lines += ["", *(v.message for v in failed), ""] if failed else []
         lines.append("PASSED" if self.passed else "FAILED")
@@ -78,11 +84,14 @@ class CheckResult:
 def check(layer, module, *inputs, params: tuple[Param, ...] | None = None,
           convention: Convention | None = None, input_layout: tuple[int, ...] | None = None,
           output_layout: tuple[int, ...] | None = None, backward: str = "backward", name: str | None = None,
-          names: tuple[str, ...] | None = None, constant: tuple[str, ...] = (), verbose: bool = True) -> CheckResult:
+          names: tuple[str, ...] | None = None, constant: tuple[str, ...] = (), verbose: bool = True,
+          raises: bool = True) -> CheckResult:
     """Check ``layer`` against ``module`` on ``inputs`` (as the layer takes them, nested where it
     takes a tuple: ``x, (h0, c0)``); see the module doc. Inputs are named ``input``,
     ``input1``... or by ``names``; every floating one is differentiated unless named in
-    ``constant`` (a target, a mask), integer and boolean ones never are (indices)."""
+    ``constant`` (a target, a mask), integer and boolean ones never are (indices). A failed
+    check raises CheckFailed (an AssertionError: a test calling it fails) with the verdict;
+    ``raises=False`` returns the failing result instead, which is falsy."""
     module = as_module(module)  # a plain torch function (torch.matmul) is a module without parameters
     given = [np.asarray(x) for x in leaves(inputs)]
     names = tuple(names) if names is not None else tuple("input" if i == 0 else f"input{i}"
@@ -114,10 +123,12 @@ def check(layer, module, *inputs, params: tuple[Param, ...] | None = None,
         setup.training = module.training
         # the decoy batch: the given one rolled by a row, so a value the first call caches shows
         setup.decoy = {n: np.roll(x, 1, axis=0) if x.ndim else x for n, x in setup.inputs.items()}
-        verdicts[dtype] = check_case(case, setup)
+        verdicts[dtype] = judge_case(case, setup)
     result = CheckResult(pair, verdicts)
     if verbose:
         print(result)
+    if raises and not result:
+        raise CheckFailed(str(result))
     return result
 
 
@@ -162,7 +173,7 @@ def infer_convention(layer, arguments, inputs: dict, backward: str = "backward")
         names = list(inspect.signature(layer[0]).parameters)[len(arguments):]
         return Functional(params=tuple(names))
     if callable(getattr(layer, "named_params", None)):
-        return Protocol()
+        return NamedArrays()
     given = list(structure.build(arguments, {n: x.astype(np.float64) if np.issubdtype(x.dtype, np.floating) else x
                                              for n, x in inputs.items()}))
     for params, grads in (("parameters", "gradients"), ("params", "grads")):

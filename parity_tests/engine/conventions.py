@@ -2,7 +2,7 @@
 it runs forward and backward. A pair declares one; the harness asks it, so a layer written
 in any of these styles is checked as it is, with no wrapper class.
 
-- ``Protocol()``: this suite's own (``reference.base.Layer``): ``named_params()``,
+- ``NamedArrays()``: this suite's own (``reference.base.Layer``): ``named_params()``,
   ``named_grads()``, ``named_state()``, ``train()``.
 - ``Attributes(grads="grad_{}")``: parameters as attributes (``W``, ``weights``; dotted names
   reach sub-layers), gradients as attributes named by a pattern or a dict (``grad_W``, ``dW``,
@@ -166,7 +166,7 @@ def input_gradients(returned, inputs: tuple[str, ...], every_input: tuple[str, .
 
 
 @dataclass(frozen=True, kw_only=True)
-class Protocol(Convention):
+class NamedArrays(Convention):
     """``reference.base.Layer``: named_params() / named_grads() / named_state(), train()."""
 
     mode: Hook = "train"
@@ -175,9 +175,9 @@ class Protocol(Convention):
         missing = [m for m in ("named_params", "named_grads", "named_state", "to", "train")
                    if not callable(getattr(obj, m, None))]
         if missing:
-            raise DeclarationError(f"pair {pair_name}: the Protocol convention (reference.base.Layer) does not match "
-                                   f"the {type(obj).__name__} object: it has no {', '.join(missing)}; declare its "
-                                   "convention (Attributes, Dicts or Functional)")
+            raise DeclarationError(f"pair {pair_name}: the NamedArrays convention (reference.base.Layer) does not "
+                                   f"match the {type(obj).__name__} object: it has no {', '.join(missing)}; declare "
+                                   "its convention (Attributes, Dicts or Functional)")
         return obj
 
     def names(self, layer):

@@ -56,7 +56,7 @@ class Key:
 
 
 @dataclass
-class Check:
+class Compared:
     """One tensor as the reference, torch in the case's dtype and the float64 judge see it,
     in torch's layout; ``layout`` is how the reference stores it (identity when the same)."""
 
@@ -603,7 +603,7 @@ def twin_disagreement(first: dict[Key, np.ndarray], second: dict[Key, np.ndarray
     return differ
 
 
-def run_case(case: Case, setup: Setup | None = None) -> list[Check]:
+def run_case(case: Case, setup: Setup | None = None) -> list[Compared]:
     """Every tensor of the case on the three sides. The float64 twin runs twice, each time with
     the global generators seeded anew: a twin that draws randomness the pair does not share
     disagrees with itself, and the case fails on that alone (its float32 error would otherwise
@@ -616,7 +616,7 @@ def run_case(case: Case, setup: Setup | None = None) -> list[Check]:
     with global_generators(seed + 1):
         again = run_torch(pair, setup, torch.float64, case.device)
     if differ := twin_disagreement(judge, again):
-        return [Check(Key(TWIN, "same draw"), np.zeros(0), np.zeros(0), np.zeros(0), problem=(
+        return [Compared(Key(TWIN, "same draw"), np.zeros(0), np.zeros(0), np.zeros(0), problem=(
             f"the torch twin disagrees with itself: two float64 runs on the same draw differ in "
             f"{'; '.join(differ)}. It draws randomness the pair does not share: hand both sides the noise as a "
             "constant input, or declare seeded=True and draw from generators made from config.seed"))]
@@ -625,12 +625,12 @@ def run_case(case: Case, setup: Setup | None = None) -> list[Check]:
     ref = run_reference(pair, setup, np.dtype(case.dtype), case.first_dtype and np.dtype(case.first_dtype))
     stored = layouts(pair, setup)
     exact = {Key(OUTPUT, name) for name in pair.exact}
-    missing = [Check(key, np.zeros(0), np.zeros(0), np.zeros(0), problem=f"{key}: the reference gives no such "
+    missing = [Compared(key, np.zeros(0), np.zeros(0), np.zeros(0), problem=f"{key}: the reference gives no such "
                      "tensor") for key in judge if key not in ref]
     return missing + [
-        Check(key, np.zeros(0), np.zeros(0), np.zeros(0), problem=f"side effect: {value}")
+        Compared(key, np.zeros(0), np.zeros(0), np.zeros(0), problem=f"side effect: {value}")
         if key.kind == SIDE_EFFECT
-        else Check(key, value, twin[key], judge[key], stored.get(key, IDENTITY),
+        else Compared(key, value, twin[key], judge[key], stored.get(key, IDENTITY),
                    exact=key in exact or np.asarray(judge[key]).dtype.kind in "biu")
         for key, value in ref.items()]
 

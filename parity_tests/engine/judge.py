@@ -20,7 +20,7 @@ from parity_tests.engine.harness import (
     GRAD_INPUT,
     GRAD_PARAM,
     SAMPLING,
-    Check,
+    Compared,
     HarnessError,
     Setup,
     draw_setup,
@@ -28,7 +28,7 @@ from parity_tests.engine.harness import (
     run_case,
 )
 from parity_tests.engine.layouts import DeclarationError
-from parity_tests.engine.registry import Case
+from parity_tests.engine.registry import Case, cases
 
 
 @dataclass
@@ -61,7 +61,7 @@ class CaseError(AssertionError):
     """A layer (or its twin) raised while the case ran: the case fails, and says which it was."""
 
 
-def check_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
+def judge_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
     """Every tensor of the case judged; ``setup`` replaces the case's own draw (edge values).
     An exception from the layers themselves fails the case with its id and re-run line."""
     setup = setup or draw_setup(case)
@@ -72,7 +72,7 @@ def check_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
     except Exception as error:
         raise CaseError(f"{case.id}: raised {type(error).__name__}: {error}\n"
                         f"  re-run:    {rerun_command(case)}") from error
-    verdicts = [judge_check(case, check, setup) for check in checks]
+    verdicts = [judge_tensor(case, check, setup) for check in checks]
     if getattr(case.pair, "sampling", None) is not None:
         verdicts += sampling_verdicts(case, setup)
     return verdicts
@@ -88,7 +88,7 @@ def sampling_verdicts(case: Case, setup: Setup) -> list[Verdict]:
     return verdicts
 
 
-def judge_check(case: Case, check: Check, setup: Setup | None = None) -> Verdict:
+def judge_tensor(case: Case, check: Compared, setup: Setup | None = None) -> Verdict:
     tolerance = tolerances.tolerance_for(case.pair, case.dtype)
     reference = np.asarray(check.reference)
     kind = check.key.kind
@@ -144,7 +144,7 @@ def judge_check(case: Case, check: Check, setup: Setup | None = None) -> Verdict
     return Verdict(check.name, True, *errors, atol, tolerance.rtol, kind=kind, note=note)
 
 
-def judge_exactly(case: Case, check: Check, fail) -> Verdict:
+def judge_exactly(case: Case, check: Compared, fail) -> Verdict:
     """An output compared exactly (indices, counts): the same kind of dtype, shape and values."""
     reference, expected = np.asarray(check.reference), np.asarray(check.judge)
     if reference.dtype.kind != expected.dtype.kind:
@@ -160,7 +160,7 @@ def judge_exactly(case: Case, check: Check, fail) -> Verdict:
     return Verdict(check.name, True, 0.0, 0.0, 0.0, 0.0, 0.0, kind=check.key.kind)
 
 
-def explain(case: Case, check: Check, setup: Setup | None, bad: np.ndarray, errors, atol, rtol) -> str:
+def explain(case: Case, check: Compared, setup: Setup | None, bad: np.ndarray, errors, atol, rtol) -> str:
     reference, expected = check.reference_in_torch_layout().astype(np.float64), np.asarray(check.judge)
     max_abs, max_rel, _ = errors
     worst = np.unravel_index(int(np.argmax(np.abs(reference - expected))), expected.shape) if expected.ndim else ()
@@ -230,7 +230,7 @@ def diagnose(reference, expected, bad, case: Case, setup: Setup | None) -> str |
     return None
 
 
-def attribute(case: Case, check: Check, setup: Setup, bad: np.ndarray, worst) -> str:
+def attribute(case: Case, check: Compared, setup: Setup, bad: np.ndarray, worst) -> str:
     """Ask central differences (float64) which side is wrong, at the worst element and a few
     more mismatching ones."""
     rng = np.random.default_rng(0)
@@ -252,3 +252,13 @@ def attribute(case: Case, check: Check, setup: Setup, bad: np.ndarray, worst) ->
         (True, True): "they agree with both at the sampled elements: the gap is below their resolution",
     }[(reference_ok, torch_ok)]
     return f"{verdict}; checked at {len(indices)} element(s)"
+
+
+def assert_pair(pair, dtypes=("float32", "float64"), seeds: int = 3) -> int:
+    """Run every case of ``pair``; raise AssertionError with every failing tensor's
+    explanation, or return the number of cases run."""
+    matrix = cases([pair], dtypes, seeds)
+    failures = [v.message for case in matrix for v in judge_case(case) if not v.passed]
+    if failures:
+        raise AssertionError(f"{len(failures)} failing tensor(s) in {pair.name}:\n\n" + "\n\n".join(failures))
+    return len(matrix)

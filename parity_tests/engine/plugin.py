@@ -19,15 +19,17 @@ import dataclasses
 import importlib
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import torch
-from threadpoolctl import threadpool_limits
 
 from parity_tests.engine import report
-from parity_tests.engine.judge import check_case
-from parity_tests.engine.layouts import DeclarationError
-from parity_tests.engine.registry import Pair, cases
+
+if TYPE_CHECKING:
+    from parity_tests.engine.registry import Pair
+
+# torch, threadpoolctl and the harness are imported where a parity item is collected or run:
+# a project whose run collects none pays nothing for the plugin, and keeps its thread counts
 
 DTYPES = ("float32", "float64")
 DEVICES = ("cpu", "cuda")
@@ -35,7 +37,7 @@ DEVICES = ("cpu", "cuda")
 
 class HookSpecs:
     @pytest.hookspec
-    def pytest_parity_pairs(self, config: pytest.Config) -> list[Pair]:
+    def pytest_parity_pairs(self, config: pytest.Config) -> list:
         """The pairs of this project's parity matrix; every implementation's are used."""
 
 
@@ -67,16 +69,39 @@ def pytest_configure(config):
                    "gpu: cases that need a CUDA device",
                    "parity(pairs): the pairs a parity_case test runs (set by parity_matrix)"):
         config.addinivalue_line("markers", marker)
-    # the matrix is thousands of tiny cases: one thread each is fastest, and xdist's workers
-    # (one a core) must not each spin up a pool of their own and fight over the cores
-    torch.set_num_threads(1)
-    threadpool_limits(1)
-    if "cuda" in config.getoption("--parity-device").split(","):
-        # TF32 rounds float32 matmul inputs to 10 mantissa bits: torch's own float32 result
-        # would be ~1e-3 off, and the float32 tolerance (10x torch's error) would swell with it
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
     config.pluginmanager.register(ParityReport(config.getoption("--parity-report")), "parity-report")
+    config.pluginmanager.register(OneThread(), "parity-threads")
+
+
+class OneThread:
+    """Around each parity item: one thread for torch and for BLAS, and TF32 off on CUDA; what
+    was set before is restored after it. The matrix is thousands of tiny cases: one thread
+    each is fastest, and xdist's workers (one a core) must not each spin up a pool of their
+    own and fight over the cores. TF32 rounds float32 matmul inputs to 10 mantissa bits:
+    torch's own float32 result would be ~1e-3 off, and the float32 tolerance (10x torch's
+    error) would swell with it."""
+
+    def __init__(self):
+        self.controller = None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        if "parity_case" not in getattr(item, "fixturenames", ()):
+            return (yield)
+        import torch
+        from threadpoolctl import ThreadpoolController
+
+        self.controller = self.controller or ThreadpoolController()
+        threads, tf32 = torch.get_num_threads(), (torch.backends.cuda.matmul.allow_tf32,
+                                                  torch.backends.cudnn.allow_tf32)
+        torch.set_num_threads(1)
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        try:
+            with self.controller.limit(limits=1):
+                return (yield)
+        finally:
+            torch.set_num_threads(threads)
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
 
 
 @pytest.hookimpl
@@ -104,9 +129,12 @@ def parity_matrix(*pairs: Pair):
     """
 
     def test_parity(parity_case, request):
+        from parity_tests.engine.judge import judge_case
+        from parity_tests.engine.layouts import DeclarationError
+
         case = dataclasses.replace(parity_case, nodeid=request.node.nodeid)
         try:
-            verdicts = check_case(case)
+            verdicts = judge_case(case)
         except DeclarationError as error:  # the declaration is at fault, not the layer: say so plainly
             pytest.fail(f"{case.id}: bad declaration: {error}", pytrace=False)
         request.node.user_properties.append(("parity", report.case_row(case, verdicts)))
@@ -127,7 +155,9 @@ def _shard(matrix, spec):
     return [case for case in matrix if zlib.crc32(case.id.encode()) % count == index]
 
 
-def _pairs(metafunc) -> list[Pair]:
+def _pairs(metafunc) -> list:
+    from parity_tests.engine.registry import Pair
+
     marker = metafunc.definition.get_closest_marker("parity")
     if marker is not None:
         pairs = list(marker.kwargs["pairs"])
@@ -154,6 +184,8 @@ def pytest_generate_tests(metafunc):
         raise pytest.UsageError(f"--parity-dtype: expected some of {DTYPES}, got {sorted(unknown)}")
     if unknown := set(devices) - set(DEVICES):
         raise pytest.UsageError(f"--parity-device: expected some of {DEVICES}, got {sorted(unknown)}")
+    from parity_tests.engine.registry import cases
+
     matrix = _shard(cases(_pairs(metafunc), dtypes, options("--parity-seeds"), devices), options("--parity-shard"))
     metafunc.parametrize("parity_case", [pytest.param(c, id=c.id, marks=_marks(c)) for c in matrix])
 
@@ -161,6 +193,8 @@ def pytest_generate_tests(metafunc):
 def _marks(case):
     marks = [pytest.mark.slow] if case.seed_index >= 3 else []  # seeds past the default three: a sweep
     if case.device == "cuda":
+        import torch
+
         marks += [pytest.mark.gpu,
                   pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")]
     return marks

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from parity_tests.engine import structure
-from parity_tests.engine.conventions import Convention, Protocol
+from parity_tests.engine.conventions import Convention, NamedArrays
 from parity_tests.engine.layouts import DeclarationError, Layout
 from parity_tests.engine.structure import Structure
 from parity_tests.engine.tolerances import Tolerance
@@ -238,7 +238,7 @@ class Pair:
                  default each input is one argument, in order.
     params:      the parameter and state mapping (see ``Param``).
     convention:  where the reference keeps parameters, gradients and state, and how it
-                 runs (see ``conventions``); this suite's own ``Protocol()`` by default.
+                 runs (see ``conventions``); this suite's own ``NamedArrays()`` by default.
     input_layouts, output_layout: permutations (see ``layouts.axes``) for a reference that
                  takes its inputs or gives its output in another layout than torch (NHWC
                  against NCHW); one entry per input, None where the layouts agree.
@@ -271,7 +271,7 @@ class Pair:
     inputs: tuple[Callable, ...]
     configs: tuple[Config, ...]
     params: tuple[Param, ...] = ()
-    convention: Convention = Protocol()
+    convention: Convention = NamedArrays()
     input_layouts: tuple[tuple[int, ...] | None, ...] = ()
     output_layout: tuple[int, ...] | None = None
     backward: str | None = "backward"

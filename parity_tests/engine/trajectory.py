@@ -1,6 +1,6 @@
 """Networks trained in lockstep with torch.
 
-A ``Trajectory`` declares a network on each side (a reference ``Protocol`` layer, usually a
+A ``Trajectory`` declares a network on each side (a reference ``NamedArrays`` layer, usually a
 ``Sequential``, and its torch module), the parameter mapping, a loss, synthetic data and the
 optimizers to train with. One case is the network trained for ``steps`` steps with one
 optimizer in one dtype: the reference, torch in that dtype and torch in float64 (the judge)
@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from parity_tests.engine.conventions import Protocol
+from parity_tests.engine.conventions import NamedArrays
 from parity_tests.engine.harness import (
     STEP,
-    Check,
+    Compared,
     HarnessError,
     Key,
     ReluWatch,
@@ -36,7 +36,7 @@ from parity_tests.engine.harness import (
     synchronised,
     torch_arrays,
 )
-from parity_tests.engine.judge import Verdict, judge_check
+from parity_tests.engine.judge import Verdict, judge_tensor
 from parity_tests.engine.layouts import IDENTITY
 from parity_tests.engine.registry import Config, Pair, Param
 from parity_tests.engine.tolerances import KINK_ATTEMPTS, KINK_MARGIN, Tolerance
@@ -81,7 +81,7 @@ class Trajectory:
     def as_pair(self) -> Pair:
         """The network as a pair, for the harness's parameter synchronisation."""
         return Pair(name=self.name, reference=lambda c: self.reference(), torch=lambda c: self.torch(),
-                    inputs=(), configs=(Config(id="network"),), params=self.params, convention=Protocol())
+                    inputs=(), configs=(Config(id="network"),), params=self.params, convention=NamedArrays())
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def _layer_path(network, name: str) -> str:
     return " > ".join(path) or type(network).__name__
 
 
-def _checks(step: str, reference: dict, twin: dict, judge: dict, network, layouts: dict) -> list[Check]:
+def _checks(step: str, reference: dict, twin: dict, judge: dict, network, layouts: dict) -> list[Compared]:
     """One check per array the judge holds; one the reference lacks (an optimizer state entry
     never stored) fails as such."""
     checks = []
@@ -201,12 +201,13 @@ def _checks(step: str, reference: dict, twin: dict, judge: dict, network, layout
         param = name.split(" ")[-1]
         label = f"{step}: {name}" + (f" ({_layer_path(network, param)})" if param in layouts else "")
         missing = "" if name in reference else f"{label}: the reference keeps no such array"
-        checks.append(Check(Key(STEP, label), reference.get(name, np.zeros(0)), twin[name], expected,
+        checks.append(Compared(Key(STEP, label), reference.get(name, np.zeros(0)), twin[name], expected,
                             layouts.get(param, IDENTITY), problem=missing))
     return checks
 
 
-def run_trajectory(case: TrajectoryCase, attempt: int = 0, judge_only: bool = False) -> tuple[list[list[Check]], float]:
+def run_trajectory(case: TrajectoryCase, attempt: int = 0,
+                   judge_only: bool = False) -> tuple[list[list[Compared]], float]:
     """Every step's checks, and the nearest any ReLU input came to its kink in the judge's run
     (``judge_only``: the float64 run alone, for that margin)."""
     trajectory, dtype = case.pair, np.dtype(case.dtype)
@@ -255,7 +256,7 @@ def _watched(watch: ReluWatch, function, *args):
     return result.detach().numpy() if isinstance(result, torch.Tensor) else result
 
 
-def check_trajectory(case: TrajectoryCase) -> list[Verdict]:
+def judge_trajectory(case: TrajectoryCase) -> list[Verdict]:
     """The verdicts of the first step where any check fails, or of the last step if none does.
 
     In float32, draws whose float64 run brings a ReLU input within KINK_MARGIN of its kink
@@ -268,7 +269,7 @@ def check_trajectory(case: TrajectoryCase) -> list[Verdict]:
     steps, _ = run_trajectory(case, attempt)
     verdicts = []
     for checks in steps:
-        verdicts = [judge_check(case, check) for check in checks]
+        verdicts = [judge_tensor(case, check) for check in checks]
         if not all(v.passed for v in verdicts):
             break
     return verdicts

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from parity_tests.engine.judge import check_case
+from parity_tests.engine.judge import judge_case
 from parity_tests.engine.registry import cases
-from parity_tests.engine.trajectory import check_trajectory, trajectory_cases
+from parity_tests.engine.trajectory import judge_trajectory, trajectory_cases
 from parity_tests.suite.bugs import BUGS
 from parity_tests.suite.pairs import PAIRS, REGISTRY
 from parity_tests.suite.trajectories import REGISTRY as TRAJECTORY_REGISTRY
@@ -15,11 +15,11 @@ def default_cases(bug):
     """The default matrix of the pairs the bug names, and the trajectories it names."""
     pairs = [REGISTRY[name] for name in bug.pairs if name in REGISTRY]
     networks = [TRAJECTORY_REGISTRY[name] for name in bug.pairs if name in TRAJECTORY_REGISTRY]
-    return [(case, check_case) for case in cases(pairs)] + [(case, check_trajectory)
+    return [(case, judge_case) for case in cases(pairs)] + [(case, judge_trajectory)
                                                             for case in trajectory_cases(networks)]
 
 
-def failed(case, check=check_case):
+def failed(case, check=judge_case):
     """The case's failing verdicts, with whatever bug is patched in."""
     with np.errstate(all="ignore"):  # a buggy layer may overflow; the verdict decides
         return [v for v in check(case) if not v.passed]

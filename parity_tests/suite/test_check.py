@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from parity_tests import DeclarationError, Dicts, Param, axes, check
+from parity_tests import CheckFailed, DeclarationError, Param, axes, check
+from parity_tests.conventions import Dicts
 from parity_tests.suite import own_layers as own
 
 X = np.random.default_rng(0).standard_normal((5, 3))
@@ -18,7 +19,8 @@ def test_seed_style_layer_passes_with_everything_inferred(capsys):
     printed = capsys.readouterr().out
     assert printed.startswith("parity check of SeedLinear: Attributes convention; W <- weight (permute (1, 0)), "
                               "b <- bias\n")
-    assert "  float64: 4 of 4 tensors match torch" in printed and "  float32: 4 of 4 tensors match torch" in printed
+    assert "  float64: 4 of 4 tensors match torch (output, grad input, grad W, grad b); the closest came to " in printed
+    assert "  float32: 4 of 4 tensors match torch" in printed
     assert printed.rstrip().endswith("PASSED")
 
 
@@ -38,7 +40,7 @@ def test_torch_values_are_the_ones_both_sides_use():
 
 
 def test_a_broken_layer_fails_with_the_matrix_explanation(capsys):
-    result = check(own.BrokenSeedLinear(3, 4), nn.Linear(3, 4), X)
+    result = check(own.BrokenSeedLinear(3, 4), nn.Linear(3, 4), X, raises=False)
     printed = capsys.readouterr().out
     assert not result.passed
     assert "BrokenSeedLinear-float64-given-seed0: grad b does not match torch (float64 judge)" in printed
@@ -48,7 +50,7 @@ def test_a_broken_layer_fails_with_the_matrix_explanation(capsys):
 
 
 def test_a_gradient_of_the_wrong_shape_is_judged_not_refused(capsys):
-    assert not check(own.BrokenDenseLayer(3, 4), nn.Linear(3, 4), X)
+    assert not check(own.BrokenDenseLayer(3, 4), nn.Linear(3, 4), X, raises=False)
     assert ("grad biases: the reference has shape (4,); its declared layout (shape (1, 4)) expects (1, 4), torch's "
             "(4,)") in capsys.readouterr().out
 
@@ -100,3 +102,12 @@ def test_a_convention_that_cannot_be_inferred_says_what_to_declare():
 
     with pytest.raises(DeclarationError, match=r"forward returned None and left none of \['output', 'out', 'y', 'Y'\]"):
         check(Silent(), nn.Identity(), X)
+
+
+def test_a_failed_check_fails_the_test_that_calls_it():
+    """check() raises unless told not to: a call without assert cannot pass a test silently."""
+    with pytest.raises(CheckFailed) as raised:
+        check(own.BrokenSeedLinear(3, 4), nn.Linear(3, 4), X, verbose=False)
+    text = str(raised.value)
+    assert "  float64: 3 of 4 tensors match torch; failed: grad b" in text and text.endswith("FAILED")
+    assert isinstance(raised.value, AssertionError)

@@ -6,7 +6,8 @@ import dataclasses
 import pytest
 from torch import nn
 
-from parity_tests import Attributes, DeclarationError, Dicts, Functional, Pair, Param, assert_pair, axes, grid
+from parity_tests import DeclarationError, Pair, Param, assert_pair, axes, grid
+from parity_tests.conventions import Attributes, Dicts, Functional
 from parity_tests.suite import own_layers as own
 from parity_tests.suite.test_own_layers import AFFINE, BATCHNORM_DICT, CONV_NHWC, DENSE, SEED_LINEAR
 
@@ -98,7 +99,7 @@ def test_the_default_protocol_on_another_style_of_layer():
     undeclared = Pair(name="Dense", reference=lambda c: own.DenseLayer(3, 4), torch=lambda c: nn.Linear(3, 4),
                       inputs=DENSE.inputs, configs=grid("N{N}C{C}", N=[2], C=[3]), params=DENSE.params)
     assert refusal(undeclared) == (
-        "pair Dense: the Protocol convention (reference.base.Layer) does not match the DenseLayer object: it has no "
+        "pair Dense: the NamedArrays convention (reference.base.Layer) does not match the DenseLayer object: it has no "
         "named_params, named_grads, named_state, to, train; declare its convention (Attributes, Dicts or Functional)")
 
 

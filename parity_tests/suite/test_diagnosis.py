@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from parity_tests.engine.judge import check_case
+from parity_tests.engine.judge import judge_case
 from parity_tests.engine.registry import cases, normal
 from parity_tests.suite.pairs import REGISTRY
 from reference import activations, blocks, conv, linear, pooling
@@ -15,7 +15,7 @@ from torch_impl import blocks as t_blocks
 
 def failure_text(pair, predicate=lambda case: True, dtype="float64") -> str:
     case = next(c for c in cases([pair], dtypes=(dtype,)) if predicate(c))
-    messages = [v.message for v in check_case(case) if not v.passed]
+    messages = [v.message for v in judge_case(case) if not v.passed]
     assert messages, f"{case.id} passed although a layer was broken"
     return "\n".join(messages)
 

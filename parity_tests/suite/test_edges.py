@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from parity_tests.engine.harness import draw_setup
-from parity_tests.engine.judge import check_case
+from parity_tests.engine.judge import judge_case
 from parity_tests.engine.registry import cases
 from parity_tests.suite.pairs import REGISTRY
 from reference.activations import Sigmoid
@@ -23,7 +23,7 @@ def verdicts_with_input(pair_name, dtype, x, predicate=lambda c: True):
     setup = draw_setup(case)
     first = case.pair.input_names[0]
     setup.inputs[first] = setup.decoy[first] = x.astype(dtype)
-    return check_case(case, setup)
+    return judge_case(case, setup)
 
 
 def assert_all_pass(verdicts):

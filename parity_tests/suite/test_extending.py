@@ -9,13 +9,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from parity_tests import Pair, Param, assert_pair, grid, normal
+from parity_tests import Pair, Param, assert_pair, grid
+from parity_tests.inputs import normal
 from reference.base import Layer, check_input
 
 ROOT = Path(__file__).resolve().parents[2]
 
 THROWAWAY = '''
-from parity_tests import Pair, grid, normal
+from parity_tests import grid, Pair
+from parity_tests.inputs import normal
 from parity_tests.suite.pairs import PAIRS, REGISTRY
 from parity_tests.suite.test_extending import Scale, TorchScale, SCALE_PARAMS
 
@@ -97,7 +99,8 @@ def test_new_pair_skeleton_is_green_from_the_start(tmp_path):
 
 
 PAIRS_MODULE = '''
-from parity_tests import Pair, grid, normal
+from parity_tests import grid, Pair
+from parity_tests.inputs import normal
 from parity_tests.suite.test_extending import SCALE_PARAMS, Scale, TorchScale
 
 PAIRS = [Pair(name="Scale", reference=lambda c: Scale(c.C), torch=lambda c: TorchScale(c.C),

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, reject, settings
 from hypothesis import strategies as st
 
 from parity_tests.engine.harness import draw_setup, factory_config
-from parity_tests.engine.judge import CaseError, check_case
+from parity_tests.engine.judge import CaseError, judge_case
 from parity_tests.engine.registry import Case, Config, with_distribution
 from parity_tests.suite.pairs import PAIRS
 
@@ -60,7 +60,7 @@ def test_fuzz(pair, data):
         if np.issubdtype(setup.inputs[first].dtype, np.floating):  # indices are not scaled
             setup.inputs[first] = setup.inputs[first] * np.asarray(scale, dtype=setup.inputs[first].dtype)
         try:
-            verdicts = check_case(case, setup)
+            verdicts = judge_case(case, setup)
         except CaseError as error:  # a function pair's twin refusing the combination (Nesterov with dampening)
             if not isinstance(error.__cause__, ValueError | RuntimeError):
                 raise

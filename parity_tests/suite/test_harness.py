@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from parity_tests.engine import harness
-from parity_tests.engine.harness import GRAD_INPUT, Check, HarnessError, Key, run_case
-from parity_tests.engine.judge import check_case, judge_check
+from parity_tests.engine.harness import GRAD_INPUT, Compared, HarnessError, Key, run_case
+from parity_tests.engine.judge import judge_case, judge_tensor
 from parity_tests.engine.layouts import DeclarationError
 from parity_tests.engine.registry import Case, cases
 from parity_tests.engine.structure import leaves
@@ -53,7 +53,7 @@ def test_unmapped_torch_parameter_is_an_error():
 def test_zero_expected_tensor_fails_as_vacuous():
     case = first_case(REGISTRY["Softmax"])
     zeros = np.zeros((2, 3))
-    verdict = judge_check(case, Check(Key(GRAD_INPUT, "input"), zeros, zeros, zeros))
+    verdict = judge_tensor(case, Compared(Key(GRAD_INPUT, "input"), zeros, zeros, zeros))
     assert not verdict.passed
     assert "cannot fail" in verdict.message
 
@@ -98,7 +98,7 @@ def test_wrong_gradient_fails_the_matrix(monkeypatch):
 
     monkeypatch.setattr(BatchNorm2d, "backward", backward_without_mean_terms)
     case = next(c for c in cases([REGISTRY["BatchNorm2d"]]) if c.config.mode == "train")
-    failed = [v for v in check_case(case) if not v.passed]
+    failed = [v for v in judge_case(case) if not v.passed]
     assert [v.check for v in failed] == ["grad input"]
 
 

@@ -1,22 +1,34 @@
-"""The NumPy side stands alone: nothing in reference/ imports torch."""
+"""Each side stands alone: nothing in reference/ imports torch, nothing in torch_impl/ imports
+reference (a twin that borrowed the reference's checks would share its mistakes)."""
 
 import ast
 import pathlib
 import subprocess
 import sys
 
-REFERENCE = pathlib.Path(__file__).resolve().parents[2] / "reference"
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "reference"
 
 
-def test_reference_sources_never_import_torch():
+@pytest.mark.parametrize("side, forbidden", [("reference", "torch"), ("torch_impl", "reference")])
+def test_a_side_never_imports_the_other(side, forbidden):
     offenders = []
-    for path in sorted(REFERENCE.glob("*.py")):
+    for path in sorted((ROOT / side).glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "torch"]
-    assert not offenders, f"reference/ imports torch: {offenders}"
-    assert len(list(REFERENCE.glob("*.py"))) > 1, "found no reference sources to scan"
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == forbidden]
+    assert not offenders, f"{side}/ imports {forbidden}: {offenders}"
+    assert len(list((ROOT / side).glob("*.py"))) > 1, f"found no {side} sources to scan"
+
+
+def test_the_two_sides_mirror_each_other_file_for_file():
+    def modules(side):
+        return {p.name for p in (ROOT / side).glob("*.py")} - {"__init__.py"}
+
+    assert modules("reference") == modules("torch_impl")
 
 
 def test_importing_reference_loads_no_torch():

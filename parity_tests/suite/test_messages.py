@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from parity_tests.engine.judge import check_case
+from parity_tests.engine.judge import judge_case
 from parity_tests.engine.registry import Case, Config
 from parity_tests.suite.pairs import REGISTRY
 from parity_tests.suite.test_bad_input import valid
@@ -144,7 +144,7 @@ def test_batchnorm_single_value_message_and_two_values_allowed():
                                  "got input shape (1, 3, 1, 1)")
     pair = REGISTRY["BatchNorm2d"]
     case = Case(pair, Config(N=2, C=3, hw=(1, 1), mode="train", id="N2C3H1W1-train"), "float64", 0)
-    verdicts = check_case(case)
+    verdicts = judge_case(case)
     assert all(v.passed for v in verdicts), [v.message for v in verdicts if not v.passed]
 
 

@@ -10,19 +10,9 @@ import sys
 import pytest
 from torch import nn
 
-from parity_tests import (
-    Attributes,
-    Dicts,
-    Functional,
-    Pair,
-    Param,
-    assert_pair,
-    axes,
-    grid,
-    nested,
-    normal,
-    parity_matrix,
-)
+from parity_tests import Pair, Param, assert_pair, axes, grid, nested, parity_matrix
+from parity_tests.conventions import Attributes, Dicts, Functional
+from parity_tests.inputs import normal
 from parity_tests.suite import own_layers as own
 
 NHWC = axes("NCHW", "NHWC")

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # the other project's layer is written out in full: it must not import this repository's suite
@@ -23,7 +25,9 @@ import numpy as np
 from torch import nn
 
 import parity_tests
-from parity_tests import Attributes, Pair, Param, grid, normal, parity_matrix
+from parity_tests import grid, Pair, Param, parity_matrix
+from parity_tests.conventions import Attributes
+from parity_tests.inputs import normal
 
 
 class Dense:
@@ -85,13 +89,48 @@ def fresh_environment(tmp_path: Path) -> Path:
     return python
 
 
-def run_pytest(python: Path, project: Path, *args) -> subprocess.CompletedProcess:
+def run_pytest(python: Path, project: Path, *args, env=None) -> subprocess.CompletedProcess:
     return subprocess.run([python, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *args],
-                          cwd=project, capture_output=True, text=True, env={"PATH": str(python.parent), "HOME": "/"})
+                          cwd=project, capture_output=True, text=True,
+                          env={"PATH": str(python.parent), "HOME": "/", **(env or {})})
 
 
-def test_another_project_runs_its_own_pair_through_the_installed_plugin(tmp_path):
-    python = fresh_environment(tmp_path)
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    return fresh_environment(tmp_path_factory.mktemp("installed"))
+
+
+# a project of its own tests only: the installed plugin must leave it as it would be without it
+PLAIN_TEST = """
+import os
+import sys
+
+
+def test_the_plugin_imported_no_torch_and_changed_no_thread_count():
+    assert "torch" not in sys.modules, "the parity plugin imported torch into a run without parity items"
+    import torch
+    from threadpoolctl import threadpool_info
+
+    assert (torch.get_num_threads(), sorted(p["num_threads"] for p in threadpool_info())) == \\
+        eval(os.environ["THREADS_WITHOUT_PYTEST"])
+"""
+
+THREADS = ("import torch; from threadpoolctl import threadpool_info; "
+           "print((torch.get_num_threads(), sorted(p['num_threads'] for p in threadpool_info())))")
+
+
+def test_a_project_without_parity_items_is_left_alone(installed, tmp_path):
+    (tmp_path / "test_plain.py").write_text(PLAIN_TEST)
+    expected = subprocess.run([installed, "-c", THREADS], capture_output=True, text=True, check=True,
+                              env={"PATH": str(installed.parent), "HOME": "/"}).stdout.strip()
+    result = run_pytest(installed, tmp_path, env={"THREADS_WITHOUT_PYTEST": expected})
+    assert re.search(r"^=+ 1 passed in ", result.stdout, re.M), result.stdout[-2000:] + result.stderr[-2000:]
+    listed = run_pytest(installed, tmp_path, "--trace-config", "--collect-only", "-q")
+    assert "parity_tests.engine.plugin" in listed.stdout  # the plugin is there, and idle
+
+
+def test_another_project_runs_its_own_pair_through_the_installed_plugin(installed, tmp_path):
+    python = installed
     project = tmp_path / "project"
     project.mkdir()
     (project / "test_layers.py").write_text(PROJECT_TEST)

@@ -3,13 +3,13 @@
 import json
 
 from parity_tests.engine import report
-from parity_tests.engine.judge import check_case
+from parity_tests.engine.judge import judge_case
 from parity_tests.engine.registry import cases
 from parity_tests.suite.pairs import REGISTRY
 
 
 def rows_for(pair_names):
-    return [report.case_row(case, check_case(case)) for case in cases([REGISTRY[n] for n in pair_names], seeds=1)]
+    return [report.case_row(case, judge_case(case)) for case in cases([REGISTRY[n] for n in pair_names], seeds=1)]
 
 
 def test_write_reports(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from parity_tests.engine.trajectory import check_trajectory, trajectory_cases
+from parity_tests.engine.trajectory import judge_trajectory, trajectory_cases
 from parity_tests.suite.bugs import adam_step_count_not_carried
 from parity_tests.suite.trajectories import SHARED_MLP, TRAJECTORIES
 from reference import norm, optim
@@ -16,7 +16,7 @@ CASES = trajectory_cases(TRAJECTORIES)
 
 def failures(case) -> list[str]:
     with np.errstate(all="ignore"):  # a broken run may overflow; the verdict decides
-        return [v.message for v in check_trajectory(case) if not v.passed]
+        return [v.message for v in judge_trajectory(case) if not v.passed]
 
 
 def test_trajectory(trajectory_case, request):  # parametrized by the root conftest.py (--parity-seeds)
