@@ -125,10 +125,10 @@ def check(layer, module, *inputs, params: tuple[Param, ...] | None = None,
         setup.decoy = {n: np.roll(x, 1, axis=0) if x.ndim else x for n, x in setup.inputs.items()}
         verdicts[dtype] = judge_case(case, setup)
     result = CheckResult(pair, verdicts)
+    if raises and not result:
+        raise CheckFailed(str(result))  # the verdict is the error's message: printed once
     if verbose:
         print(result)
-    if raises and not result:
-        raise CheckFailed(str(result))
     return result
 
 

@@ -267,6 +267,16 @@ def matrix_timings(seeds: int) -> dict[str, float]:
     return timings
 
 
+def plugin_startup(repeats: int = 7) -> tuple[float, float]:
+    """Median wall time of a pytest run of one plain test in a project of its own, with the
+    installed plugin and with ``-p no:parity``: the plugin must cost nothing until used."""
+    with tempfile.TemporaryDirectory() as project:
+        Path(project, "test_plain.py").write_text("def test_plain():\n    assert True\n")
+        times = {flag: sorted(time_pytest(list(flag), Path(project)) for _ in range(repeats))[repeats // 2]
+                 for flag in ((), ("-p", "no:parity"))}
+    return times[()], times[("-p", "no:parity")]
+
+
 def softmax_backward_ratio(dtype) -> float:
     """The Jacobian loop's backward against the vectorized one, at 512x1000, backward alone."""
     rng = np.random.default_rng(0)
@@ -373,6 +383,9 @@ def run(thread_counts, rounds: int, with_matrix: bool, only: str | None = None) 
     with threadpool_limits(max(thread_counts)):
         lines += ["Softmax 512x1000, backward alone, Jacobian loop / vectorized: " + ", ".join(
             f"{dtype} {softmax_backward_ratio(dtype):.0f}x" for dtype in ("float32", "float64")) + "."]
+    with_plugin, without = plugin_startup()
+    lines += ["", f"pytest start-up, one plain test in a project of its own: {with_plugin * 1e3:.0f} ms with the "
+                  f"parity plugin, {without * 1e3:.0f} ms with -p no:parity ({with_plugin / without:.2f}x).", ""]
     if with_matrix:
         lines += ["", "## The parity matrix against pytest's floor", "",
                   "Wall time of whole pytest runs (start-up, collection and all), against an empty",
