@@ -71,7 +71,9 @@ class CheckResult:
             worst = max((v.headroom for v in verdicts if v.passed), default=0.0)
             matched = f"  {dtype}: {len(verdicts) - len(failed)} of {len(verdicts)} tensors match torch"
             if failed:
-                lines.append(f"{matched}; failed: {', '.join(v.check for v in failed)}")
+                off = [v.headroom for v in failed if np.isfinite(v.headroom)]
+                how = f" (the worst {max(off):.2g} times its tolerance)" if off else ""
+                lines.append(f"{matched}; failed: {', '.join(v.check for v in failed)}{how}")
             else:
                 lines.append(f"{matched} ({', '.join(v.check for v in verdicts)}); the closest came to "
                              f"{worst:.2g} of its tolerance")
