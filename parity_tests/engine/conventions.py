@@ -88,6 +88,12 @@ class Convention:
         """Where this convention looks for the gradient of ``name`` (for messages)."""
         return f"the gradient of {name}"
 
+    def unmapped_gradients(self, layer, mapped: set[str], input_grads=()) -> list[str]:
+        """Arrays the layer keeps a gradient for after backward that no Param maps (a
+        parameter the declaration forgot), where the convention cannot list its arrays; the
+        input gradients it handed out are no parameter's."""
+        return []
+
     # -- hooks -------------------------------------------------------------------------
 
     def run_init(self, layer, inputs) -> None:
@@ -285,6 +291,28 @@ class Attributes(_Stored):
 
     def where(self, name):
         return f"attribute {self.grad_attribute(name)}"
+
+    def unmapped_gradients(self, layer, mapped, input_grads=()):
+        if isinstance(self.grads, dict):
+            return sorted(set(self.grads) - mapped)
+
+        def an_input_gradient(value) -> bool:
+            return any(value is g or (np.shape(value) == np.shape(g) and np.array_equal(value, g))
+                       for g in input_grads)
+        owners = {""} | {name.rpartition(".")[0] for name in mapped}  # the layer and every mapped sub-layer
+        found = []
+        for prefix in sorted(owners):
+            try:
+                owner = _owner(layer, f"{prefix}.x")[0] if prefix else layer
+            except AttributeError:
+                continue
+            for attribute, value in list(vars(owner).items()) if hasattr(owner, "__dict__") else []:
+                name = f"{prefix}.{attribute}" if prefix else attribute
+                grad = getattr(owner, self.grads.format(attribute), None)
+                if isinstance(value, np.ndarray) and name not in mapped and isinstance(grad, np.ndarray) \
+                        and not an_input_gradient(grad):
+                    found.append(name)
+        return found
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,31 @@ class HarnessError(AssertionError):
     """The case could not be run as declared (unsynchronised parameter, mutated input, ...)."""
 
 
+class LayerRaised(Exception):
+    """One side raised while a case ran; ``side`` says which (the reference, the torch twin)."""
+
+    def __init__(self, side: str, error: BaseException):
+        super().__init__(f"{side} raised {type(error).__name__}: {error}")
+        self.side, self.error = side, error
+
+
+REFERENCE_SIDE, TORCH_SIDE = "the reference", "the torch twin"
+
+
+@contextlib.contextmanager
+def raised_by(side: str):
+    """Whatever the layers of ``side`` raise (not the harness's own errors) is said to be theirs."""
+    try:
+        yield
+    except (DeclarationError, HarnessError, LayerRaised):
+        raise
+    except Exception as error:
+        raise LayerRaised(side, error) from error
+
+
 # the kinds of check: what a Key's ``kind`` may be
 OUTPUT, GRAD_INPUT, GRAD_PARAM, STATE = "output", "grad input", "grad param", "state"
-SIDE_EFFECT, TWIN, SAMPLING, STEP = "side effect", "twin", "sampling", "step"
+SIDE_EFFECT, TWIN, SAMPLING, STEP, REFUSED = "side effect", "twin", "sampling", "step", "refused"
 
 
 @dataclass(frozen=True)
@@ -286,6 +308,11 @@ def run_reference_layer(pair: Pair, layer, setup: Setup) -> dict[Key, np.ndarray
                                                                                         strict=True)})
     judged = {Key(OUTPUT, name): handed_values[str(Key(OUTPUT, name))] for name in outputs}
     judged |= {Key(GRAD_INPUT, name): handed_values.get(f"grad {name}") for name in differentiated}
+    if forgotten := convention.unmapped_gradients(layer, set(arrays), grads):
+        raise DeclarationError(
+            f"pair {pair.name}: reference arrays with a gradient but no mapping: {forgotten} (their gradients: "
+            f"{', '.join(convention.where(name) for name in forgotten)}); map each with Param(...), or the check "
+            "of its gradient is skipped")
     for p in setup.params:
         if p.reference in setup.state:  # as forward left it: backward must not change it
             judged[Key(STATE, p.reference)] = before_backward[p.reference]
@@ -491,8 +518,11 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
     built = factory_config(case)
     if not pair.is_layer:
         return Setup(built, inputs, [], {}, training), np.inf
-    layer, module = pair.convention.prepare(pair.reference(built), pair.name), as_module(pair.torch(built))
-    pair.convention.run_init(layer, arguments(pair, reference_inputs(pair, inputs)))
+    with raised_by(TORCH_SIDE):
+        module = as_module(pair.torch(built))
+    with raised_by(REFERENCE_SIDE):
+        layer = pair.convention.prepare(pair.reference(built), pair.name)
+        pair.convention.run_init(layer, arguments(pair, reference_inputs(pair, inputs)))
     params = synchronised(pair, layer, module)
     buffers = {name for name, _ in module.named_buffers()}
     tensors = torch_arrays(module)
@@ -501,7 +531,7 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
     setup = Setup(built, inputs, params, values, training, frozenset(p.reference for p in params if p.torch in buffers),
                   pair.differentiated(inputs))
     # the judge's outputs fix the shapes of the random upstream gradients every side gets
-    with ReluWatch() as watch, torch.no_grad():
+    with ReluWatch() as watch, torch.no_grad(), raised_by(TORCH_SIDE):
         outputs, _ = torch_forward(pair, build_torch(pair, setup, torch.float64), inputs, torch.float64)
     setup.output_shapes = {name: tuple(t.shape) for name, t in outputs.items()}
     setup.upstream = {name: rng.standard_normal(setup.output_shapes[name]).astype(dtype)
@@ -524,6 +554,43 @@ def global_generators(seed: int):
             yield
         finally:
             np.random.set_state(state)
+
+
+def reference_refusal(case: Case) -> str | None:
+    """What the reference raises when built and run forward on the case's inputs, or None
+    where it accepts them (asked when torch refuses the configuration)."""
+    pair = case.pair
+    inputs = _draw(pair, case.config, np.random.default_rng(case_seed(case)), np.dtype(case.dtype))
+    try:
+        if not pair.is_layer:
+            pair.reference(factory_config(case))(*arguments(pair, reference_inputs(pair, inputs)))
+            return None
+        layer = pair.convention.prepare(pair.reference(factory_config(case)), pair.name)
+        given = arguments(pair, reference_inputs(pair, inputs))
+        pair.convention.run_init(layer, given)
+        pair.convention.train(layer, getattr(case.config, "mode", "train") == "train", pair.name)
+        pair.convention.forward(layer, given, getattr(case.config, "mode", "train") == "train")
+    except DeclarationError:
+        raise
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def torch_refusal(case: Case) -> str | None:
+    """What the torch twin raises when built and run forward on the case's inputs, or None."""
+    pair = case.pair
+    inputs = _draw(pair, case.config, np.random.default_rng(case_seed(case)), np.dtype(case.dtype))
+    working = {name: _to_torch(x, torch.float64, case.device) for name, x in inputs.items()}
+    try:
+        with torch.no_grad():
+            twin = pair.torch(factory_config(case))
+            if pair.is_layer:
+                twin = as_module(twin).double().train(getattr(case.config, "mode", "train") == "train")
+            twin(*arguments(pair, working))
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def run_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu") -> dict[Key, np.ndarray]:
@@ -611,18 +678,19 @@ def run_case(case: Case, setup: Setup | None = None) -> list[Compared]:
     setup = setup or draw_setup(case)
     pair = case.pair
     seed = case_seed(case)
-    with global_generators(seed):
+    with global_generators(seed), raised_by(TORCH_SIDE):
         judge = run_torch(pair, setup, torch.float64, case.device)
-    with global_generators(seed + 1):
+    with global_generators(seed + 1), raised_by(TORCH_SIDE):
         again = run_torch(pair, setup, torch.float64, case.device)
     if differ := twin_disagreement(judge, again):
         return [Compared(Key(TWIN, "same draw"), np.zeros(0), np.zeros(0), np.zeros(0), problem=(
             f"the torch twin disagrees with itself: two float64 runs on the same draw differ in "
             f"{'; '.join(differ)}. It draws randomness the pair does not share: hand both sides the noise as a "
             "constant input, or declare seeded=True and draw from generators made from config.seed"))]
-    with global_generators(seed + 2):
+    with global_generators(seed + 2), raised_by(TORCH_SIDE):
         twin = run_torch(pair, setup, getattr(torch, case.dtype), case.device)
-    ref = run_reference(pair, setup, np.dtype(case.dtype), case.first_dtype and np.dtype(case.first_dtype))
+    with raised_by(REFERENCE_SIDE):
+        ref = run_reference(pair, setup, np.dtype(case.dtype), case.first_dtype and np.dtype(case.first_dtype))
     stored = layouts(pair, setup)
     exact = {Key(OUTPUT, name) for name in pair.exact}
     missing = [Compared(key, np.zeros(0), np.zeros(0), np.zeros(0), problem=f"{key}: the reference gives no such "

@@ -9,6 +9,7 @@ and the command that re-runs the case alone.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -19,15 +20,18 @@ from parity_tests.engine import tolerances
 from parity_tests.engine.harness import (
     GRAD_INPUT,
     GRAD_PARAM,
+    OUTPUT,
+    REFUSED,
     SAMPLING,
+    TORCH_SIDE,
     Compared,
-    HarnessError,
+    LayerRaised,
     Setup,
     draw_setup,
     finite_difference,
+    reference_refusal,
     run_case,
 )
-from parity_tests.engine.layouts import DeclarationError
 from parity_tests.engine.registry import Case, cases
 
 
@@ -63,19 +67,37 @@ class CaseError(AssertionError):
 
 def judge_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
     """Every tensor of the case judged; ``setup`` replaces the case's own draw (edge values).
-    An exception from the layers themselves fails the case with its id and re-run line."""
-    setup = setup or draw_setup(case)
+
+    An exception from a layer fails the case with its id, the side that raised and the
+    re-run line; but a configuration torch refuses is a verdict of its own: it passes when
+    the reference refuses it too, and fails when the reference accepts it."""
     try:
+        setup = setup or draw_setup(case)
         checks = run_case(case, setup)
-    except (DeclarationError, HarnessError):
-        raise
-    except Exception as error:
-        raise CaseError(f"{case.id}: raised {type(error).__name__}: {error}\n"
-                        f"  re-run:    {rerun_command(case)}") from error
-    verdicts = [judge_tensor(case, check, setup) for check in checks]
+    except LayerRaised as raised:
+        if raised.side == TORCH_SIDE:
+            return [refused(case, raised)]
+        raise CaseError(f"{case.id}: {raised}\n  re-run:    {rerun_command(case)}") from raised.error
+    outputs_match = True
+    verdicts = []
+    for check in checks:  # outputs come first: a gradient's explanation knows whether the forward was right
+        verdicts.append(judge_tensor(case, check, setup, outputs_match))
+        outputs_match &= check.key.kind != OUTPUT or verdicts[-1].passed
     if getattr(case.pair, "sampling", None) is not None:
         verdicts += sampling_verdicts(case, setup)
     return verdicts
+
+
+def refused(case: Case, raised: LayerRaised) -> Verdict:
+    """Torch refuses the configuration: so must the reference, with an error of its own."""
+    torch_says = f"{type(raised.error).__name__}: {raised.error}"
+    reference_says = reference_refusal(case)
+    if reference_says is None:
+        message = (f"{case.id}: refused: torch refuses this configuration ({torch_says}), but the reference "
+                   f"accepts it; it must refuse it too, with a clear error\n  re-run:    {rerun_command(case)}")
+        return Verdict("refused", False, np.inf, np.inf, np.inf, 0.0, 0.0, message, REFUSED)
+    return Verdict("refused", True, 0.0, 0.0, 0.0, 0.0, 0.0, kind=REFUSED,
+                   note=f"torch refuses this configuration ({torch_says}); so does the reference ({reference_says})")
 
 
 def sampling_verdicts(case: Case, setup: Setup) -> list[Verdict]:
@@ -88,7 +110,23 @@ def sampling_verdicts(case: Case, setup: Setup) -> list[Verdict]:
     return verdicts
 
 
-def judge_tensor(case: Case, check: Compared, setup: Setup | None = None) -> Verdict:
+def judge_tensor(case: Case, check: Compared, setup: Setup | None = None, outputs_match: bool = True) -> Verdict:
+    """The tensor against the float64 judge; a declared deviation is expected to differ."""
+    verdict = _judge_tensor(case, check, setup, outputs_match)
+    reason = getattr(case.pair, "deviations_declared", lambda c: {})(case.config).get(check.name)
+    if reason is None:
+        return verdict
+    if verdict.passed:
+        return dataclasses.replace(verdict, passed=False, message=(
+            f"{case.id}: {check.name}: declared to deviate from torch ({reason}), but it matches: remove the "
+            f"declaration\n  re-run:    {rerun_command(case)}"))
+    if not np.isfinite(verdict.max_abs_error):  # a shape, dtype or side-effect finding is no known deviation
+        return verdict
+    return dataclasses.replace(verdict, passed=True, message="", note=(
+        f"differs from torch as declared ({reason}): max abs error {verdict.max_abs_error:.3g}"))
+
+
+def _judge_tensor(case: Case, check: Compared, setup: Setup | None = None, outputs_match: bool = True) -> Verdict:
     tolerance = tolerances.tolerance_for(case.pair, case.dtype)
     reference = np.asarray(check.reference)
     kind = check.key.kind
@@ -140,7 +178,8 @@ def judge_tensor(case: Case, check: Compared, setup: Setup | None = None) -> Ver
                                    rtol=tolerance.rtol, atol=atol)
     except AssertionError:
         return Verdict(check.name, False, *errors, atol, tolerance.rtol,
-                       explain(case, check, setup, error > allowed, errors, atol, tolerance.rtol), kind)
+                       explain(case, check, setup, error > allowed, errors, atol, tolerance.rtol, outputs_match),
+                       kind)
     return Verdict(check.name, True, *errors, atol, tolerance.rtol, kind=kind, note=note)
 
 
@@ -160,7 +199,8 @@ def judge_exactly(case: Case, check: Compared, fail) -> Verdict:
     return Verdict(check.name, True, 0.0, 0.0, 0.0, 0.0, 0.0, kind=check.key.kind)
 
 
-def explain(case: Case, check: Compared, setup: Setup | None, bad: np.ndarray, errors, atol, rtol) -> str:
+def explain(case: Case, check: Compared, setup: Setup | None, bad: np.ndarray, errors, atol, rtol,
+            outputs_match: bool = True) -> str:
     reference, expected = check.reference_in_torch_layout().astype(np.float64), np.asarray(check.judge)
     max_abs, max_rel, _ = errors
     worst = np.unravel_index(int(np.argmax(np.abs(reference - expected))), expected.shape) if expected.ndim else ()
@@ -176,7 +216,7 @@ def explain(case: Case, check: Compared, setup: Setup | None, bad: np.ndarray, e
     if diagnosis := diagnose(reference, expected, bad, case, setup):
         lines.append(f"  diagnosis: {diagnosis}")
     if setup is not None and case.pair.is_layer and check.key.kind in (GRAD_INPUT, GRAD_PARAM):
-        lines.append(f"  finite differences: {attribute(case, check, setup, bad, worst)}")
+        lines.append(f"  finite differences: {attribute(case, check, setup, bad, worst, outputs_match)}")
     lines.append(f"  re-run:    {rerun_command(case)}")
     return "\n".join(lines)
 
@@ -230,9 +270,10 @@ def diagnose(reference, expected, bad, case: Case, setup: Setup | None) -> str |
     return None
 
 
-def attribute(case: Case, check: Compared, setup: Setup, bad: np.ndarray, worst) -> str:
+def attribute(case: Case, check: Compared, setup: Setup, bad: np.ndarray, worst, outputs_match: bool = True) -> str:
     """Ask central differences (float64) which side is wrong, at the worst element and a few
-    more mismatching ones."""
+    more mismatching ones. They differentiate the reference's own forward: where that forward
+    does not match torch's, agreeing with the reference says only that its backward fits it."""
     rng = np.random.default_rng(0)
     mismatching = [tuple(i) for i in np.argwhere(bad)]
     picks = [mismatching[i] for i in rng.permutation(len(mismatching))[:5]]
@@ -247,7 +288,9 @@ def attribute(case: Case, check: Compared, setup: Setup, bad: np.ndarray, worst)
     reference_ok, torch_ok = agrees(check.reference_in_torch_layout()), agrees(check.torch)
     verdict = {
         (False, True): "reference wrong (they agree with torch)",
-        (True, False): "torch twin wrong (they agree with the reference)",
+        (True, False): "torch twin wrong (they agree with the reference)" if outputs_match else
+        "the reference's forward is wrong (its output does not match torch's): they differentiate that forward, "
+        "and agree with the reference's backward, which fits the wrong forward",
         (False, False): "both disagree with finite differences",
         (True, True): "they agree with both at the sampled elements: the gap is below their resolution",
     }[(reference_ok, torch_ok)]

@@ -71,14 +71,44 @@ class Config(SimpleNamespace):
     """One point of a pair's grid: attributes for the factories and input makers, and ``id``."""
 
 
-def grid(id_format: str | Callable[[Config], str], **axes) -> tuple[Config, ...]:
-    """Every combination of ``axes``; ``id_format`` is a ``str.format`` pattern or a function."""
-    configs = []
-    for values in itertools.product(*axes.values()):
-        config = Config(**dict(zip(axes, values, strict=True)))
-        config.id = id_format(config) if callable(id_format) else id_format.format(**vars(config))
-        configs.append(config)
-    return tuple(configs)
+@dataclass(frozen=True)
+class Grid:
+    """How a pair's configurations are made: axes combined, axes derived from the others, and
+    a constraint; fuzzing recombines the axes and keeps the same rules."""
+
+    id_format: str | Callable[[Config], str]
+    axes: dict[str, tuple]  # combined: every value with every other axis's
+    derived: dict[str, Callable[[Config], Any]]  # computed from the combined axes
+    where: Callable[[Config], bool] | None = None
+
+    def build(self, values: dict) -> Config | None:
+        """The configuration of one combination, or None where ``where`` rejects it."""
+        config = type("GridConfig", (Config,), {"grid": self})(**values)
+        for name, derive in self.derived.items():
+            setattr(config, name, derive(config))
+        if self.where is not None and not self.where(config):
+            return None
+        config.id = self.id_format(config) if callable(self.id_format) else self.id_format.format(**vars(config))
+        return config
+
+    def configs(self) -> tuple[Config, ...]:
+        combinations = itertools.product(*self.axes.values())
+        built = (self.build(dict(zip(self.axes, values, strict=True))) for values in combinations)
+        return tuple(config for config in built if config is not None)
+
+
+def grid(id_format: str | Callable[[Config], str], where: Callable[[Config], bool] | None = None,
+         **axes) -> tuple[Config, ...]:
+    """Every combination of ``axes`` that ``where(config)`` accepts (a configuration torch
+    refuses is better left out than run as a refusal); an axis given as a function of the
+    configuration is derived from the others, not combined: ``grid(..., k=[2, 3], p=lambda c:
+    c.k // 2)``. ``id_format`` is a ``str.format`` pattern or a function."""
+    combined = {name: tuple(values) for name, values in axes.items() if not callable(values)}
+    derived = {name: values for name, values in axes.items() if callable(values)}
+    configs = Grid(id_format, combined, derived, where).configs()
+    if not configs:
+        raise DeclarationError(f"grid {id_format!r}: the constraint leaves no configuration")
+    return configs
 
 
 # -- input makers: (config, rng, dtype) -> array; a dimension is an int or a config key ----
@@ -224,6 +254,18 @@ def targets(n: str, classes: str, name: str | None = "target"):
 
 
 @dataclass(frozen=True)
+class BadInput:
+    """What a layer refuses, as the generic bad-input tests ask it: an input with one axis too
+    many, integers where it takes floats, a wrong channel count (axis 1); and the name its
+    error messages start with (a part's, where a part refuses: ``SEBlock`` in ``SEBlockTwice``)."""
+
+    wrong_ndim: bool = True  # False: any number of axes (element-wise layers, leading axes)
+    integers: bool = True  # False: integers are welcome (pixel values, indices)
+    channels: bool = False
+    named: str | None = None  # the pair's name by default
+
+
+@dataclass(frozen=True)
 class Pair:
     """A reference layer (or function) and its torch twin, declared once.
 
@@ -259,6 +301,11 @@ class Pair:
                  the reference's is zero too. Undeclared, a zero expected tensor fails.
     batch:       the config key of the batch size: the decoy batch has one sample more, so a
                  scratch array sized by the first call shows; None where it cannot change.
+    dtypes:      the dtypes the pair runs in (a float64-only layer: ("float64",)).
+    bad_input:   what the layer refuses (see ``BadInput``), for the generic bad-input tests.
+    deviations:  {tensor: reason}, or config -> that dict: a known difference from torch (a
+                 biased running variance), judged as expected to differ; it fails once the
+                 tensor matches, so a stale declaration does not linger.
     differentiable: False where the twin's outputs are not differentiable functions of its
                  inputs (a training loop returns detached results), so gradcheck has nothing
                  to check.
@@ -283,6 +330,9 @@ class Pair:
     sampling: Any = None
     structural_zeros: dict[str, str] | Callable[[Config], dict[str, str]] = field(default_factory=dict)
     batch: str | None = "N"
+    dtypes: tuple[str, ...] = ("float32", "float64")
+    bad_input: BadInput = BadInput()
+    deviations: dict[str, str] | Callable[[Config], dict[str, str]] = field(default_factory=dict)
     differentiable: bool = True
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
 
@@ -301,6 +351,8 @@ class Pair:
         if repeated := sorted({n for n in names if names.count(n) > 1}):
             raise DeclarationError(f"pair {self.name}: reference names mapped twice: {repeated}")
         self._check_names(names)
+        if unknown := sorted(set(self.dtypes) - {"float32", "float64"}):
+            raise DeclarationError(f"pair {self.name}: dtypes {unknown}: expected float32 and/or float64")
         if self.upstream not in ("arguments", "tuple"):
             raise DeclarationError(f"pair {self.name}: upstream={self.upstream!r}: expected 'arguments' or 'tuple'")
 
@@ -346,6 +398,9 @@ class Pair:
 
     def zeros_declared(self, config: Config) -> dict[str, str]:
         return self.structural_zeros(config) if callable(self.structural_zeros) else dict(self.structural_zeros)
+
+    def deviations_declared(self, config: Config) -> dict[str, str]:
+        return self.deviations(config) if callable(self.deviations) else dict(self.deviations)
 
     def input_layout(self, index: int) -> Layout:
         permute = self.input_layouts[index] if index < len(self.input_layouts) else None
@@ -407,7 +462,7 @@ def cases(pairs, dtypes=("float32", "float64"), seeds: int = 3, devices=("cpu",)
     matrix = [
         Case(pair, with_distribution(config, distribution), dtype, seed, device)
         for pair in pairs
-        for dtype in dtypes
+        for dtype in dtypes if dtype in pair.dtypes
         for device in devices
         for config in pair.configs
         for distribution in pair.distributions
@@ -415,5 +470,6 @@ def cases(pairs, dtypes=("float32", "float64"), seeds: int = 3, devices=("cpu",)
     ]
     if {"float32", "float64"} <= set(dtypes):
         matrix += [Case(pair, config, "float32", 0, device, first_dtype="float64")
-                   for pair in pairs if pair.is_layer for device in devices for config in pair.configs]
+                   for pair in pairs if pair.is_layer and {"float32", "float64"} <= set(pair.dtypes)
+                   for device in devices for config in pair.configs]
     return matrix

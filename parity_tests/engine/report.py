@@ -39,12 +39,13 @@ def worst_check(row: dict) -> dict:
 
 def table(rows: list[dict]) -> list[str]:
     """One line per pair and dtype: cases, failures, the worst check's error, tolerance, headroom."""
-    lines = [f"{'pair':<22}{'dtype':<9}{'cases':>6}{'failed':>7}{'worst error':>13}{'tolerance':>11}"
+    width = max([22, *(len(row["pair"]) + 2 for row in rows)])  # the longest pair name, and room
+    lines = [f"{'pair':<{width}}{'dtype':<9}{'cases':>6}{'failed':>7}{'worst error':>13}{'tolerance':>11}"
              f"{'headroom':>10}  worst check"]
     for (pair, dtype), group in by_pair(rows).items():
         worst = max((worst_check(r) | {"case": r["case"]} for r in group), key=lambda c: c["headroom"])
         failed = sum(not r["passed"] for r in group)
-        lines.append(f"{pair:<22}{dtype:<9}{len(group):>6}{failed:>7}{worst['max_abs_error']:>13.3g}"
+        lines.append(f"{pair:<{width}}{dtype:<9}{len(group):>6}{failed:>7}{worst['max_abs_error']:>13.3g}"
                      f"{worst['atol']:>11.3g}{worst['headroom']:>10.3g}  {worst['check']}")
     return lines
 

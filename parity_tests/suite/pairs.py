@@ -6,6 +6,7 @@ from functools import partial
 import numpy as np
 
 from parity_tests.engine.registry import (
+    BadInput,
     Config,
     Pair,
     Param,
@@ -120,6 +121,7 @@ SOFTMAX = Pair(
 PAIRS = [
     Pair(
         name="Sigmoid",
+        bad_input=BadInput(wrong_ndim=False),
         reference=lambda c: activations.Sigmoid(),
         torch=lambda c: t_activations.Sigmoid(),
         inputs=(normal("shape", scale=4.0, distributions=("wide",)),),  # wide enough to reach the flat tails
@@ -127,13 +129,15 @@ PAIRS = [
     ),
     Pair(
         name="ReLU",
+        bad_input=BadInput(wrong_ndim=False),
         reference=lambda c: activations.ReLU(),
         torch=lambda c: t_activations.ReLU(),
         inputs=(normal("shape", distributions=EVERY),),
         configs=grid(shape_id, shape=ELEMENTWISE_SHAPES),
     ),
     SOFTMAX,
-    dataclasses.replace(SOFTMAX, name="SoftmaxJacobian", backward="backward_jacobian"),
+    dataclasses.replace(SOFTMAX, name="SoftmaxJacobian", backward="backward_jacobian",
+                        bad_input=BadInput(named="Softmax")),
     Pair(
         name="CrossEntropyLoss",
         reference=lambda c: losses.CrossEntropyLoss(),
@@ -145,6 +149,7 @@ PAIRS = [
     ),
     Pair(
         name="MSELoss",
+        bad_input=BadInput(wrong_ndim=False),
         reference=lambda c: losses.MSELoss(),
         torch=lambda c: t_losses.MSELoss(),
         inputs=(normal("shape", distributions=("offset", "large")),
@@ -164,6 +169,7 @@ PAIRS = [
     ),
     Pair(
         name="Conv2d",
+        bad_input=BadInput(channels=True),
         reference=lambda c: conv.Conv2d(c.C, c.O, c.k, c.s, c.p, bias=c.bias),
         torch=lambda c: t_conv.Conv2d(c.C, c.O, c.k, c.s, c.p, bias=c.bias),
         inputs=(normal("N", "C", "hw", distributions=SPREAD),),
@@ -181,6 +187,7 @@ PAIRS = [
     ),
     Pair(
         name="simple_conv2d",
+        bad_input=BadInput(integers=False),
         reference=lambda c: partial(conv.simple_conv2d, padding=c.p, stride=c.s),
         torch=lambda c: partial(t_conv.simple_conv2d, padding=c.p, stride=c.s),
         inputs=(normal("hw", distributions=PIXELS), normal("k")),
@@ -192,6 +199,7 @@ PAIRS = [
     ),
     Pair(
         name="BatchNorm2d",
+        bad_input=BadInput(channels=True),
         reference=lambda c: norm.BatchNorm2d(c.C),
         torch=lambda c: t_norm.BatchNorm2d(c.C),
         inputs=(normal("N", "C", "hw", scale=2.0, distributions=EVERY),),
@@ -203,6 +211,7 @@ PAIRS = [
     ),
     Pair(
         name="LayerNorm",
+        bad_input=BadInput(wrong_ndim=False),
         reference=lambda c: norm.LayerNorm(c.shape[-c.last:], elementwise_affine=c.affine),
         torch=lambda c: t_norm.LayerNorm(c.shape[-c.last:], elementwise_affine=c.affine),
         inputs=(normal("shape", scale=2.0, distributions=EVERY),),
@@ -240,6 +249,7 @@ PAIRS = [
     ),
     Pair(
         name="global_avg_pool",
+        bad_input=BadInput(integers=False),
         reference=lambda c: pooling.global_avg_pool,
         torch=lambda c: t_pooling.global_avg_pool,
         inputs=(normal("shape", distributions=PIXELS),),
@@ -257,6 +267,7 @@ PAIRS = [
     ),
     Pair(
         name="SEBlock",
+        bad_input=BadInput(channels=True),
         reference=lambda c: blocks.SEBlock(c.C, c.r),
         torch=lambda c: t_blocks.SEBlock(c.C, c.r),
         inputs=(normal("N", "C", "hw"),),
@@ -269,6 +280,7 @@ PAIRS = [
     ),
     Pair(
         name="SEResNetBlock",
+        bad_input=BadInput(channels=True),
         reference=lambda c: blocks.SEResNetBlock(c.C, c.O, c.s, c.r),
         torch=lambda c: t_blocks.SEResNetBlock(c.C, c.O, c.s, c.r),
         inputs=(normal("N", "C", "hw"),),
@@ -321,6 +333,7 @@ def twice(block, containers_):
 PAIRS += [
     Pair(
         name="Flatten",
+        bad_input=BadInput(wrong_ndim=False),
         reference=lambda c: containers.Flatten(),
         torch=lambda c: t_containers.Flatten(),
         inputs=(normal("shape"),),
@@ -328,6 +341,7 @@ PAIRS += [
     ),
     Pair(
         name="Sequential",
+        bad_input=BadInput(named="Linear"),
         reference=lambda c: shared_layer_mlp(c, containers, linear, activations),
         torch=lambda c: shared_layer_mlp(c, t_containers, t_linear, t_activations),
         inputs=(normal("N", "d", distributions=("offset",)),),
@@ -337,6 +351,7 @@ PAIRS += [
     ),
     Pair(
         name="ConvStack",
+        bad_input=BadInput(named="Conv2d"),
         reference=lambda c: conv_stack(c, containers, conv),
         torch=lambda c: conv_stack(c, t_containers, t_conv),
         inputs=(normal("N", "C", "hw"),),
@@ -346,6 +361,7 @@ PAIRS += [
     # every composite block used twice inside one network (listed once, at its first use)
     Pair(
         name="ResidualBlockTwice",
+        bad_input=BadInput(named="ResidualBlock"),
         reference=lambda c: twice(blocks.ResidualBlock(c.d), containers),
         torch=lambda c: twice(t_blocks.ResidualBlock(c.d), t_containers),
         inputs=(normal("d", "N"),),
@@ -354,6 +370,7 @@ PAIRS += [
     ),
     Pair(
         name="SEBlockTwice",
+        bad_input=BadInput(named="SEBlock"),
         reference=lambda c: twice(blocks.SEBlock(c.C, c.r), containers),
         torch=lambda c: twice(t_blocks.SEBlock(c.C, c.r), t_containers),
         inputs=(normal("N", "C", "hw"),),
@@ -362,6 +379,7 @@ PAIRS += [
     ),
     Pair(
         name="SEResNetBlockTwice",
+        bad_input=BadInput(named="SEResNetBlock"),
         reference=lambda c: twice(blocks.SEResNetBlock(c.C, c.C, 1, c.r), containers),
         torch=lambda c: twice(t_blocks.SEResNetBlock(c.C, c.C, 1, c.r), t_containers),
         inputs=(normal("N", "C", "hw"),),
@@ -449,6 +467,7 @@ MHA_PARAMS = (  # the reference's x @ W projections; torch packs q, k, v in in_p
 PAIRS += [
     Pair(
         name="Embedding",
+        bad_input=BadInput(wrong_ndim=False, integers=False),
         reference=lambda c: embedding.Embedding(c.num, c.dim, padding_idx=c.padding),
         torch=lambda c: t_embedding.Embedding(c.num, c.dim, padding_idx=c.padding),
         # more indices than rows: some repeat, so their gradients must add up
@@ -460,6 +479,7 @@ PAIRS += [
     ),
     Pair(
         name="Dropout",
+        bad_input=BadInput(wrong_ndim=False),
         # both sides draw the keep-mask from NumPy generators made from the case's seed
         reference=lambda c: dropout.Dropout(c.p, np.random.default_rng(c.seed)),
         torch=lambda c: t_dropout.Dropout(c.p, np.random.default_rng(c.seed)),
@@ -482,6 +502,7 @@ PAIRS += [
     ),
     Pair(
         name="Add",
+        bad_input=BadInput(wrong_ndim=False),
         reference=lambda c: elementwise.Add(),
         torch=lambda c: t_elementwise.Add(),
         inputs=(normal("shape", name="a", distributions=SPREAD), normal("b_shape", name="b")),
@@ -491,6 +512,7 @@ PAIRS += [
     ),
     Pair(
         name="ScaledDotProductAttention",
+        bad_input=BadInput(wrong_ndim=False),
         reference=lambda c: attention.ScaledDotProductAttention(causal=c.causal),
         torch=lambda c: t_attention.ScaledDotProductAttention(causal=c.causal),
         inputs=QKV,
@@ -500,6 +522,7 @@ PAIRS += [
     ),
     Pair(
         name="MaskedAttention",
+        bad_input=BadInput(wrong_ndim=False, named="ScaledDotProductAttention"),
         reference=lambda c: attention.ScaledDotProductAttention(),
         torch=lambda c: t_attention.ScaledDotProductAttention(),
         inputs=(*QKV, attention_mask("mask_shape")),

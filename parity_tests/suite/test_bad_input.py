@@ -12,17 +12,6 @@ from parity_tests.engine.harness import draw_setup
 from parity_tests.engine.registry import Case
 from parity_tests.suite.pairs import PAIRS
 
-# element-wise, any number of leading axes, or indices of any shape
-ANY_SHAPE = {"Sigmoid", "ReLU", "MSELoss", "LayerNorm", "Flatten", "Dropout", "Add", "Embedding",
-             "ScaledDotProductAttention", "MaskedAttention"}
-# the part whose check refuses, named
-REFUSED_BY = {"Sequential": "Linear", "ConvStack": "Conv2d", "SoftmaxJacobian": "Softmax",
-              "MaskedAttention": "ScaledDotProductAttention", "ResidualBlockTwice": "ResidualBlock",
-              "SEBlockTwice": "SEBlock", "SEResNetBlockTwice": "SEResNetBlock"}
-# forward-only functions of pixel values, and a lookup by index
-INTEGERS_WELCOME = {"simple_conv2d", "global_avg_pool", "Embedding"}
-CHANNELS_CHECKED = {"Conv2d", "BatchNorm2d", "SEBlock", "SEResNetBlock"}
-
 
 class Drawn(NamedTuple):
     inputs: list[np.ndarray]  # in the pair's order
@@ -48,7 +37,7 @@ def expect_refusal(pair, backend, config, inputs, error, *fragments):
         call(pair, backend, config, inputs)
     message = str(raised.value)
     assert "expected" in message, message
-    assert message.split()[0] == REFUSED_BY.get(pair.name, pair.name), message  # names the layer
+    assert message.split()[0] == (pair.bad_input.named or pair.name), message  # names the layer
     for fragment in fragments:
         assert fragment in message, message
 
@@ -57,7 +46,7 @@ BACKENDS = ["reference", "torch"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("pair", [p for p in PAIRS if p.name not in ANY_SHAPE], ids=lambda p: p.name)
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p.bad_input.wrong_ndim], ids=lambda p: p.name)
 def test_wrong_ndim(pair, backend):
     config, setup = valid(pair)
     inputs = [setup.inputs[0][None], *setup.inputs[1:]]
@@ -65,7 +54,7 @@ def test_wrong_ndim(pair, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("pair", [p for p in PAIRS if p.name not in INTEGERS_WELCOME], ids=lambda p: p.name)
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p.bad_input.integers], ids=lambda p: p.name)
 def test_integer_input(pair, backend):
     config, setup = valid(pair)
     inputs = [np.round(setup.inputs[0] * 10).astype(np.int64), *setup.inputs[1:]]
@@ -73,7 +62,7 @@ def test_integer_input(pair, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("pair", [p for p in PAIRS if p.name in CHANNELS_CHECKED], ids=lambda p: p.name)
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p.bad_input.channels], ids=lambda p: p.name)
 def test_wrong_channel_count(pair, backend):
     config, setup = valid(pair)
     x = setup.inputs[0]

@@ -106,8 +106,8 @@ def test_broken_copy_fails_with_the_usual_explanation(pair, expected):
 def test_a_cached_input_list_must_be_declared_cleared():
     """Without its clear hook, ConvNHWC's backward reads the first batch's input (one sample more)."""
     forgetful = dataclasses.replace(CONV_NHWC, convention=dataclasses.replace(DICT_STYLE, clear=None))
-    with pytest.raises(AssertionError, match="ConvNHWC-float32-N2H5W6-k3x3p0-seed0: raised ValueError: operands "
-                                             "could not be broadcast"):
+    with pytest.raises(AssertionError, match="ConvNHWC-float32-N2H5W6-k3x3p0-seed0: the reference raised ValueError: "
+                                             "operands could not be broadcast"):
         assert_pair(forgetful, seeds=1)
 
 

@@ -1,8 +1,10 @@
 """Write the skeleton of a new layer pair: ``python -m parity_tests.tools.new_pair Foo``.
 
-Creates ``reference/foo.py`` (the NumPy layer), ``torch_impl/foo.py`` (its twin) and
-appends the pair's declaration to ``parity_tests/suite/pairs.py``. The skeleton is the identity,
-green from the start; replace its maths, mapping and grid with the real ones.
+Creates ``reference/foo.py`` (the NumPy layer), ``torch_impl/foo.py`` (its twin), appends the
+pair's declaration to ``parity_tests/suite/pairs.py`` and a bug variant to
+``parity_tests/suite/bugs.py``. The skeleton is the identity, and ``make test`` is green from
+the start with no test file edited; replace its maths, mapping, grid and variant with the
+real ones. File names follow the class's words: ``LeakyReLU`` -> ``leaky_relu.py``.
 """
 
 import argparse
@@ -63,8 +65,32 @@ REGISTRY["{name}"] = PAIRS[-1]
 '''
 
 
+VARIANT = '''
+
+# -- {name}: written by `make new-pair NAME={name}` ---------------------------------------
+
+from reference import {module} as _{module}_reference  # noqa: E402
+
+
+def {module}_grad_doubled(self, grad_out):
+    """TODO: a mistake people really make writing {name}; this stub doubles the gradient."""
+    return 2 * _{module}_backward(self, grad_out)
+
+
+_{module}_backward = _{module}_reference.{name}.backward
+BUGS.append(_patch("{module}_grad_doubled", "{name}", _{module}_reference.{name}, "backward",
+                   {module}_grad_doubled, "TODO: the mistake, in a few words"))
+'''
+
+
 def module_name(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    """The class's words, lower case, joined by underscores: LeakyReLU -> leaky_relu, LSTM ->
+    lstm, LayerScale -> layer_scale, BatchNorm1d -> batch_norm1d."""
+    words = re.findall(r"[A-Z][a-z]+(?:[A-Z]+(?![a-z]))?|[A-Z]+(?![a-z])|[a-z]+|\d+[a-z]*", name)
+    module = ""
+    for word in words:
+        module += word.lower() if not module or word[0].isdigit() else "_" + word.lower()
+    return module
 
 
 def write_skeleton(name: str, root: Path) -> list[Path]:
@@ -78,7 +104,9 @@ def write_skeleton(name: str, root: Path) -> list[Path]:
     targets[1].write_text(TWIN.format(name=name, module=module))
     with open(root / "parity_tests" / "suite" / "pairs.py", "a") as pairs:
         pairs.write(DECLARATION.format(name=name, module=module))
-    return [*targets, root / "parity_tests" / "suite" / "pairs.py"]
+    with open(root / "parity_tests" / "suite" / "bugs.py", "a") as bugs:
+        bugs.write(VARIANT.format(name=name, module=module))
+    return [*targets, root / "parity_tests" / "suite" / "pairs.py", root / "parity_tests" / "suite" / "bugs.py"]
 
 
 def main(argv=None):
