@@ -671,24 +671,23 @@ def twin_disagreement(first: dict[Key, np.ndarray], second: dict[Key, np.ndarray
 
 
 def run_case(case: Case, setup: Setup | None = None) -> list[Compared]:
-    """Every tensor of the case on the three sides. The float64 twin runs twice, each time with
-    the global generators seeded anew: a twin that draws randomness the pair does not share
-    disagrees with itself, and the case fails on that alone (its float32 error would otherwise
-    widen the tolerance)."""
+    """Every tensor of the case on the three sides. The float64 twin runs twice (a float64
+    case's twin is the second run), each time with the global generators seeded anew: a twin
+    that draws randomness the pair does not share disagrees with itself, and the case fails on
+    that alone (its float32 error would otherwise widen the tolerance)."""
     setup = setup or draw_setup(case)
     pair = case.pair
     seed = case_seed(case)
     with global_generators(seed), raised_by(TORCH_SIDE):
         judge = run_torch(pair, setup, torch.float64, case.device)
     with global_generators(seed + 1), raised_by(TORCH_SIDE):
-        again = run_torch(pair, setup, torch.float64, case.device)
+        twin = run_torch(pair, setup, getattr(torch, case.dtype), case.device)
+        again = twin if case.dtype == "float64" else run_torch(pair, setup, torch.float64, case.device)
     if differ := twin_disagreement(judge, again):
         return [Compared(Key(TWIN, "same draw"), np.zeros(0), np.zeros(0), np.zeros(0), problem=(
             f"the torch twin disagrees with itself: two float64 runs on the same draw differ in "
             f"{'; '.join(differ)}. It draws randomness the pair does not share: hand both sides the noise as a "
             "constant input, or declare seeded=True and draw from generators made from config.seed"))]
-    with global_generators(seed + 2), raised_by(TORCH_SIDE):
-        twin = run_torch(pair, setup, getattr(torch, case.dtype), case.device)
     with raised_by(REFERENCE_SIDE):
         ref = run_reference(pair, setup, np.dtype(case.dtype), case.first_dtype and np.dtype(case.first_dtype))
     stored = layouts(pair, setup)

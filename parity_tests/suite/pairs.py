@@ -553,4 +553,79 @@ PAIRS += [
     ),
 ]
 
+
+# -- activations people write: element-wise ones on the shapes above, every distribution where
+# the gradient stays O(1) (at +100 and in the hundreds a linear region's gradient is 1 or a slope)
+
+PAIRS += [
+    Pair(
+        name="Tanh",
+        bad_input=BadInput(wrong_ndim=False),
+        reference=lambda c: activations.Tanh(),
+        torch=lambda c: t_activations.Tanh(),
+        # not offset or large: at +100 tanh is 1 and its gradient ~1e-87, a vacuous check; wide
+        # reaches both flat tails and keeps most elements where the gradient is O(1)
+        inputs=(normal("shape", scale=2.0, distributions=("wide",)),),
+        configs=grid(shape_id, shape=ELEMENTWISE_SHAPES),
+    ),
+    Pair(
+        name="LeakyReLU",
+        bad_input=BadInput(wrong_ndim=False),
+        reference=lambda c: activations.LeakyReLU(c.slope),
+        torch=lambda c: t_activations.LeakyReLU(c.slope),
+        inputs=(normal("shape", distributions=EVERY),),
+        configs=grid(lambda c: f"{dims(c.shape)}-slope{c.slope}", shape=ELEMENTWISE_SHAPES[1:],
+                     slope=[0.01, 0.2]),
+    ),
+    Pair(
+        name="ELU",
+        bad_input=BadInput(wrong_ndim=False),
+        reference=lambda c: activations.ELU(c.alpha),
+        torch=lambda c: t_activations.ELU(c.alpha),
+        inputs=(normal("shape", distributions=EVERY),),
+        configs=grid(lambda c: f"{dims(c.shape)}-alpha{c.alpha}", shape=ELEMENTWISE_SHAPES[1:],
+                     alpha=[1.0, 0.5]),
+    ),
+    Pair(
+        name="GELU",
+        bad_input=BadInput(wrong_ndim=False),
+        reference=lambda c: activations.GELU(c.approximate),
+        torch=lambda c: t_activations.GELU(c.approximate),
+        inputs=(normal("shape", scale=2.0, distributions=EVERY),),
+        configs=grid(lambda c: f"{dims(c.shape)}-{c.approximate}", shape=ELEMENTWISE_SHAPES[1:],
+                     approximate=["none", "tanh"]),
+    ),
+    Pair(
+        name="SiLU",
+        bad_input=BadInput(wrong_ndim=False),
+        reference=lambda c: activations.SiLU(),
+        torch=lambda c: t_activations.SiLU(),
+        inputs=(normal("shape", scale=2.0, distributions=EVERY),),
+        configs=grid(shape_id, shape=ELEMENTWISE_SHAPES),
+    ),
+    Pair(
+        name="Softplus",
+        bad_input=BadInput(wrong_ndim=False),
+        reference=lambda c: activations.Softplus(c.beta, c.threshold),
+        torch=lambda c: t_activations.Softplus(c.beta, c.threshold),
+        # threshold 20 (torch's default) is crossed by the offset, wide and large draws, 1.5 by the
+        # standard one as well; beta a power of two, so beta x is exact and no element near the
+        # threshold falls on another side in float32 than in the float64 judge
+        inputs=(normal("shape", scale=2.0, distributions=EVERY),),
+        configs=grid(lambda c: f"{dims(c.shape)}-beta{c.beta:g}-threshold{c.threshold:g}",
+                     shape=[(4, 9)], beta=[1.0, 2.0], threshold=[20.0, 1.5])
+        + grid(lambda c: f"{dims(c.shape)}-beta{c.beta:g}-threshold{c.threshold:g}",
+               shape=[(2, 3, 5, 4)], beta=[2.0], threshold=[1.5]),
+    ),
+    Pair(
+        name="LogSoftmax",
+        reference=lambda c: activations.LogSoftmax(),
+        torch=lambda c: t_activations.LogSoftmax(),
+        # a shift (offset) and logits in the hundreds (large) must both come through: unlike a
+        # softmax's, the log-softmax's gradient g - softmax * sum(g) stays O(1) when saturated
+        inputs=(normal("N", "C", scale=3.0, distributions=EVERY),),
+        configs=grid("N{N}C{C}", N=[1, 4], C=[2, 7, 33]),
+    ),
+]
+
 REGISTRY = {pair.name: pair for pair in PAIRS}
