@@ -24,3 +24,9 @@ def global_avg_pool(x):
 class MaxPool2d(nn.MaxPool2d):
     def forward(self, x):
         return super().forward(check_input(x, "MaxPool2d input", ("N", "C", "H", "W")))
+
+
+class AvgPool2d(nn.AvgPool2d):
+    def forward(self, x):
+        # torch itself refuses padding above half the kernel and inputs too small for one window (RuntimeError)
+        return super().forward(check_input(x, "AvgPool2d input", ("N", "C", "H", "W")))

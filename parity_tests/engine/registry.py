@@ -114,9 +114,10 @@ def grid(id_format: str | Callable[[Config], str], where: Callable[[Config], boo
 # -- input makers: (config, rng, dtype) -> array; a dimension is an int or a config key ----
 
 
-def _shape(config: Config, dims) -> tuple[int, ...]:
-    """Resolve dims: a key whose value is a tuple is spliced in (a whole shape), one whose
-    value is None is left out (a vector instead of a matrix)."""
+def shape_of(config: Config, dims) -> tuple[int, ...]:
+    """The shape ``dims`` names for ``config``: an int is a size, a key a config attribute; a
+    key whose value is a tuple is spliced in (a whole shape), one whose value is None is left
+    out (a vector instead of a matrix). For input makers of one's own."""
     shape = []
     for dim in dims:
         value = getattr(config, dim) if isinstance(dim, str) else dim
@@ -149,16 +150,19 @@ def distributed(rng: np.random.Generator, shape: tuple, scale: float, distributi
     return scale * z
 
 
-def input_maker(make, distributions: tuple[str, ...] = ("standard",), name: str | None = None, constant: bool = False):
+def input_maker(make, distributions: tuple[str, ...] = ("standard",), name: str | None = None, constant: bool = False,
+                scalable: bool = True):
     """``make(config, rng, dtype) -> array`` declared as an input: the distributions it draws
     from, its name (in checks and failures: ``grad q``) and whether it is constant (a mask, a
-    target, noise: never differentiated; integer and boolean inputs never are, declared or not)."""
+    target, noise: never differentiated; integer and boolean inputs never are, declared or not).
+    ``scalable=False`` where multiplying the values would leave their domain (probabilities):
+    fuzzing scales the first input of a pair otherwise."""
     if unknown := set(distributions) - set(DISTRIBUTIONS):
         raise DeclarationError(f"unknown input distributions {sorted(unknown)}: expected some of {list(DISTRIBUTIONS)}")
     if name is not None and not name.isidentifier():
         raise DeclarationError(f"input name {name!r}: expected an identifier (x, h0, q, idx)")
     make.distributions = ("standard", *(d for d in distributions if d != "standard"))
-    make.input_name, make.constant = name, constant
+    make.input_name, make.constant, make.scalable = name, constant, scalable
     return make
 
 
@@ -173,22 +177,23 @@ def normal(*dims, scale: float = 1.0, distributions: tuple[str, ...] = ("standar
     input declares it (see DISTRIBUTIONS)."""
 
     def make(config, rng, dtype):
-        return np.asarray(distributed(rng, _shape(config, dims), scale, _distribution(config, make)), dtype=dtype)
+        return np.asarray(distributed(rng, shape_of(config, dims), scale, _distribution(config, make)), dtype=dtype)
 
     return input_maker(make, distributions, name, constant)
 
 
-def normal_or_tied(*dims, distributions: tuple[str, ...] = ("standard",), name: str | None = None):
+def normal_or_tied(*dims, distributions: tuple[str, ...] = ("standard",), name: str | None = None,
+                   constant: bool = False):
     """Normal values, or with ``config.ties`` small integers (as floats): many equal values,
     so a max must break ties the way torch does. An offset moves the integers, ties and all."""
 
     def make(config, rng, dtype):
         if getattr(config, "ties", False):
             offset = 100.0 if _distribution(config, make) == "offset" else 0.0
-            return (offset + rng.integers(-2, 3, _shape(config, dims))).astype(dtype)
-        return np.asarray(distributed(rng, _shape(config, dims), 1.0, _distribution(config, make)), dtype=dtype)
+            return (offset + rng.integers(-2, 3, shape_of(config, dims))).astype(dtype)
+        return np.asarray(distributed(rng, shape_of(config, dims), 1.0, _distribution(config, make)), dtype=dtype)
 
-    return input_maker(make, distributions, name)
+    return input_maker(make, distributions, name, constant)
 
 
 def probabilities(*dims, name: str | None = None, constant: bool = False):
@@ -200,7 +205,7 @@ def probabilities(*dims, name: str | None = None, constant: bool = False):
     """
 
     def make(config, rng, dtype):
-        logits = rng.standard_normal(_shape(config, dims))
+        logits = rng.standard_normal(shape_of(config, dims))
         exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
         rows = exp / exp.sum(axis=-1, keepdims=True)
         if getattr(config, "saturated", False):
@@ -210,7 +215,7 @@ def probabilities(*dims, name: str | None = None, constant: bool = False):
             rows.flat[0] = 1.0
         return rows.astype(dtype)
 
-    return input_maker(make, name=name, constant=constant)
+    return input_maker(make, name=name, constant=constant, scalable=False)
 
 
 def integers(high, *dims, name: str | None = None):
@@ -218,7 +223,7 @@ def integers(high, *dims, name: str | None = None):
 
     def make(config, rng, dtype):
         upper = getattr(config, high) if isinstance(high, str) else high
-        return rng.integers(0, upper, _shape(config, dims))
+        return rng.integers(0, upper, shape_of(config, dims))
 
     return input_maker(make, name=name)
 
@@ -230,7 +235,7 @@ def bernoulli(*dims, p: str | float, name: str | None = None, first: bool | None
 
     def make(config, rng, dtype):
         chance = getattr(config, p) if isinstance(p, str) else p
-        mask = rng.random(_shape(config, dims)) < chance
+        mask = rng.random(shape_of(config, dims)) < chance
         if first is not None:
             mask[..., 0] = first
         return mask

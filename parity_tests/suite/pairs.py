@@ -4,6 +4,7 @@ import dataclasses
 from functools import partial
 
 import numpy as np
+import torch
 
 from parity_tests.engine.registry import (
     BadInput,
@@ -18,6 +19,7 @@ from parity_tests.engine.registry import (
     normal,
     normal_or_tied,
     probabilities,
+    shape_of,
     targets,
 )
 from parity_tests.engine.sampling import InvertedDropout
@@ -78,8 +80,9 @@ SE_RESNET_PARAMS = (
 )
 
 
-def dims(shape: tuple) -> str:
-    return "x".join(map(str, shape))
+def dims(shape) -> str:
+    """A shape (or a size, or a size per axis) as in ids: (2, 3) -> 2x3."""
+    return "x".join(map(str, shape)) if isinstance(shape, tuple) else str(shape)
 
 
 def shape_id(config: Config) -> str:
@@ -625,6 +628,222 @@ PAIRS += [
         # softmax's, the log-softmax's gradient g - softmax * sum(g) stays O(1) when saturated
         inputs=(normal("N", "C", scale=3.0, distributions=EVERY),),
         configs=grid("N{N}C{C}", N=[1, 4], C=[2, 7, 33]),
+    ),
+]
+
+
+
+# -- normalisation and pooling people write --------------------------------------------------
+def batchnorm1d_id(c: Config) -> str:
+    return f"N{c.N}C{c.C}" + ("" if c.L is None else f"L{c.L}") + f"-{c.mode}"
+
+
+def spatial_id(c: Config) -> str:
+    return f"N{c.N}C{c.C}" + ("" if c.hw is None else f"H{c.hw[0]}W{c.hw[1]}")
+
+
+def groupnorm_id(c: Config) -> str:
+    return f"{spatial_id(c)}-G{c.G}" + ("" if c.affine else "-noaffine")
+
+
+def instancenorm_id(c: Config) -> str:
+    return f"{spatial_id(c)}-{c.mode}" + ("-affine" if c.affine else "")
+
+
+def avgpool_id(c: Config) -> str:
+    return (f"{spatial_id(c)}-k{dims(c.k)}s{dims(c.s)}p{dims(c.p)}" + ("-ceil" if c.ceil else "")
+            + ("" if c.include else "-nopadcount"))
+
+PAIRS += [
+    Pair(
+        name="BatchNorm1d",
+        bad_input=BadInput(channels=True),
+        reference=lambda c: norm.BatchNorm1d(c.C),
+        torch=lambda c: t_norm.BatchNorm1d(c.C),
+        inputs=(normal("N", "C", "L", scale=2.0, distributions=EVERY),),  # L None: (N, C)
+        configs=grid(batchnorm1d_id, N=[4], C=[3], L=[None, 5], mode=["train", "eval"])
+        # one sample of length 5: the statistics come from L alone (torch refuses (1, C) in training)
+        + grid(batchnorm1d_id, N=[1], C=[3], L=[5], mode=["train"]),
+        params=BATCHNORM_PARAMS,
+    ),
+    Pair(
+        name="GroupNorm",
+        bad_input=BadInput(channels=True),
+        reference=lambda c: norm.GroupNorm(c.G, c.C, affine=c.affine),
+        torch=lambda c: t_norm.GroupNorm(c.G, c.C, affine=c.affine),
+        inputs=(normal("N", "C", "hw", scale=2.0, distributions=EVERY),),  # hw None: (N, C)
+        configs=grid(groupnorm_id, N=[2], C=[6], hw=[(3, 4)], G=[3], affine=[True, False])
+        # groups of three channels and no positions (two values a group would be degenerate: x_hat is
+        # +-1 whatever x, and the input gradient only eps's trace); one channel a group (instance norm)
+        + grid(groupnorm_id, N=[3], C=[6], hw=[None], G=[2], affine=[True])
+        + grid(groupnorm_id, N=[2], C=[3], hw=[(2, 3)], G=[3], affine=[True]),
+        params=AFFINE_PARAMS,
+    ),
+    Pair(
+        name="InstanceNorm2d",
+        bad_input=BadInput(channels=True),
+        reference=lambda c: norm.InstanceNorm2d(c.C, affine=c.affine),
+        torch=lambda c: t_norm.InstanceNorm2d(c.C, affine=c.affine),
+        inputs=(normal("N", "C", "hw", scale=2.0, distributions=EVERY),),
+        configs=grid(instancenorm_id, N=[1, 3], C=[2], hw=[(4, 5)], affine=[False, True], mode=["train"])
+        # eval: still the instance's statistics (no running ones); a single row of positions
+        + grid(instancenorm_id, N=[3], C=[2], hw=[(1, 3)], affine=[True], mode=["eval"]),
+        params=AFFINE_PARAMS,
+    ),
+    Pair(
+        name="AvgPool2d",
+        reference=lambda c: pooling.AvgPool2d(c.k, c.s, c.p, c.ceil, c.include),
+        torch=lambda c: t_pooling.AvgPool2d(c.k, c.s, c.p, c.ceil, c.include),
+        inputs=(normal("N", "C", "hw", distributions=SPREAD),),
+        # the stride the kernel's, the last rows and column outside every window
+        configs=grid(avgpool_id, N=[2], C=[3], hw=[(7, 6)], k=[3], s=[None], p=[0], ceil=[False], include=[True])
+        # overlapping padded windows, the padding counted or not; with ceil_mode the last window
+        # runs past the padded input, and those positions count in neither divisor
+        + grid(avgpool_id, N=[2], C=[3], hw=[(6, 6)], k=[3], s=[2], p=[1], ceil=[False, True],
+               include=[True, False])
+        # ceil_mode's rule: a last window that would start in the right padding is dropped
+        + grid(avgpool_id, N=[1], C=[2], hw=[(5, 5)], k=[2], s=[2], p=[1], ceil=[True], include=[True])
+        # a rectangular kernel and stride, overlapping along H
+        + grid(avgpool_id, N=[2], C=[2], hw=[(5, 7)], k=[(2, 3)], s=[(1, 2)], p=[(1, 1)], ceil=[False],
+               include=[False])
+        # a stride above the kernel (positions no window holds); ceil_mode past an unpadded input
+        + grid(avgpool_id, N=[2], C=[2], hw=[(7, 6)], k=[2], s=[3], p=[0], ceil=[True], include=[True])
+        # a single pixel, padded: one window, mostly padding
+        + grid(avgpool_id, N=[2], C=[2], hw=[(1, 1)], k=[2], s=[2], p=[1], ceil=[False], include=[True, False]),
+    ),
+]
+
+
+
+# -- losses with a reduction -----------------------------------------------------------------
+REDUCTIONS = ["mean", "sum", "none"]
+EVERY_REDUCTION = dict(reduction=REDUCTIONS, weighted=[False, True])
+
+
+def loss_id(c: Config) -> str:
+    extra = "".join(f"-{key}{getattr(c, key)}" for key in ("beta", "delta") if hasattr(c, key))
+    return (f"N{c.N}x{dims(c.rest)}-{c.reduction}" + ("-weighted" if getattr(c, "weighted", False) else "")
+            + extra + ("-ties" if getattr(c, "ties", False) else ""))
+
+
+def nll_id(c: Config) -> str:
+    return f"N{c.N}C{c.C}-{c.reduction}" + ("-weighted" if c.weighted else "")
+
+
+def class_weight_shape(c: Config) -> tuple[int, ...]:
+    """A per-class weight that broadcasts to (N, *rest): (C,) for (N, C), (C, 1) for (N, C, L)."""
+    return (c.rest[0],) + (1,) * (len(c.rest) - 1)
+
+
+# -- input makers of the losses --------------------------------------------------------------------------
+
+
+def log_probabilities(*dims, name: str | None = None):
+    """Log-softmax rows of normal logits (scale 2): what an NLLLoss is fed. Its gradient does
+    not depend on them; its output does."""
+
+    def make(config, rng, dtype):
+        logits = 2.0 * rng.standard_normal(shape_of(config, dims))
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        return (shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))).astype(dtype)
+
+    return input_maker(make, name=name)
+
+
+def open_probabilities(*dims, name: str | None = None, constant: bool = False):
+    """Probabilities strictly inside (0, 1): 0.001 + 0.998 sigmoid(2 z), z ~ N(0, 1), so in
+    [0.001, 0.999]. Away from 0 and 1 a BCE's log and its 1 / (p (1 - p)) stay finite and its
+    -100 clamp inactive (the clamp is torch's, pinned by the reference's docstring)."""
+
+    def make(config, rng, dtype):
+        z = rng.standard_normal(shape_of(config, dims))
+        return (0.001 + 0.998 / (1.0 + np.exp(-2.0 * z))).astype(dtype)
+
+    return input_maker(make, name=name, constant=constant, scalable=False)
+
+
+def binary_targets(*dims, name: str = "target"):
+    """BCE targets in [0, 1], a constant: about half hard labels (exactly 0 or 1), the rest soft
+    labels uniform in [0, 1), so both kinds of target take part in every case."""
+
+    def make(config, rng, dtype):
+        shape = shape_of(config, dims)
+        soft, hard = rng.random(shape), rng.integers(0, 2, shape)
+        return np.where(rng.random(shape) < 0.5, hard, soft).astype(dtype)
+
+    return input_maker(make, name=name, constant=True)
+
+
+# -- the pairs -----------------------------------------------------------------------------
+
+PAIRS += [
+    Pair(
+        name="NLLLoss",
+        reference=lambda c: losses.NLLLoss(weight=np.ones(c.C) if c.weighted else None, reduction=c.reduction),
+        torch=lambda c: t_losses.NLLLoss(weight=torch.ones(c.C) if c.weighted else None, reduction=c.reduction),
+        inputs=(log_probabilities("N", "C"), integers("C", "N", name="target")),
+        # weighted "mean" divides by the picked weights' sum, not by N; one sample: the weight cancels
+        configs=grid(nll_id, N=[5], C=[4], **EVERY_REDUCTION) + grid(nll_id, N=[1], C=[3], reduction=["mean"],
+                                                                     weighted=[True]),
+        params=(Param("weight", "weight", positive=True, optional=True),),
+    ),
+    Pair(
+        name="BCELoss",
+        bad_input=BadInput(wrong_ndim=False),
+        reference=lambda c: losses.BCELoss(weight=np.ones(class_weight_shape(c)) if c.weighted else None,
+                                           reduction=c.reduction),
+        torch=lambda c: t_losses.BCELoss(weight=torch.ones(class_weight_shape(c)) if c.weighted else None,
+                                         reduction=c.reduction),
+        inputs=(open_probabilities("N", "rest"), binary_targets("N", "rest")),
+        configs=grid(loss_id, N=[4], rest=[(5,)], **EVERY_REDUCTION)
+        + grid(loss_id, N=[2], rest=[(3, 4)], reduction=["mean", "none"], weighted=[True]),
+        params=(Param("weight", "weight", positive=True, optional=True),),
+    ),
+    Pair(
+        name="BCEWithLogitsLoss",
+        bad_input=BadInput(wrong_ndim=False),
+        reference=lambda c: losses.BCEWithLogitsLoss(
+            pos_weight=np.ones(class_weight_shape(c)) if c.weighted else None, reduction=c.reduction),
+        torch=lambda c: t_losses.BCEWithLogitsLoss(
+            pos_weight=torch.ones(class_weight_shape(c)) if c.weighted else None, reduction=c.reduction),
+        # logits in the hundreds and over four orders: where log(sigmoid(x)) is -inf
+        inputs=(normal("N", "rest", scale=2.0, distributions=("wide", "large"), name="logits"),
+                binary_targets("N", "rest")),
+        configs=grid(loss_id, N=[4], rest=[(5,)], **EVERY_REDUCTION)
+        + grid(loss_id, N=[2], rest=[(3, 4)], reduction=["mean", "none"], weighted=[True]),
+        params=(Param("pos_weight", "pos_weight", positive=True, optional=True),),
+    ),
+    Pair(
+        name="L1Loss",
+        bad_input=BadInput(wrong_ndim=False),
+        reference=lambda c: losses.L1Loss(reduction=c.reduction),
+        torch=lambda c: t_losses.L1Loss(reduction=c.reduction),
+        inputs=(normal_or_tied("N", "rest", distributions=("offset", "wide")),
+                normal_or_tied("N", "rest", distributions=("offset",), name="target", constant=True)),
+        # ties: p == t in some elements, where the gradient is 0
+        configs=grid(loss_id, N=[4], rest=[(5,)], reduction=REDUCTIONS, ties=[False])
+        + grid(loss_id, N=[2], rest=[(3, 4)], reduction=["sum", "none"], ties=[True]),
+    ),
+    Pair(
+        name="SmoothL1Loss",
+        bad_input=BadInput(wrong_ndim=False),
+        reference=lambda c: losses.SmoothL1Loss(beta=c.beta, reduction=c.reduction),
+        torch=lambda c: t_losses.SmoothL1Loss(beta=c.beta, reduction=c.reduction),
+        inputs=(normal_or_tied("N", "rest", distributions=("offset", "wide")),
+                normal_or_tied("N", "rest", distributions=("offset",), name="target", constant=True)),
+        # |p - t| ~ |N(0, 2)| on either side of beta; beta 0.5 tells it from Huber's
+        configs=grid(loss_id, N=[4], rest=[(5,)], reduction=REDUCTIONS, beta=[1.0, 0.5], ties=[False])
+        + grid(loss_id, N=[2], rest=[(3, 4)], reduction=["mean"], beta=[0.5], ties=[True]),
+    ),
+    Pair(
+        name="HuberLoss",
+        bad_input=BadInput(wrong_ndim=False),
+        reference=lambda c: losses.HuberLoss(delta=c.delta, reduction=c.reduction),
+        torch=lambda c: t_losses.HuberLoss(delta=c.delta, reduction=c.reduction),
+        inputs=(normal_or_tied("N", "rest", distributions=("offset", "wide")),
+                normal_or_tied("N", "rest", distributions=("offset",), name="target", constant=True)),
+        configs=grid(loss_id, N=[4], rest=[(5,)], reduction=REDUCTIONS, delta=[1.0, 0.5], ties=[False])
+        + grid(loss_id, N=[2], rest=[(3, 4)], reduction=["mean"], delta=[0.5], ties=[True]),
     ),
 ]
 
