@@ -141,3 +141,129 @@ def simple_conv2d(input_matrix, kernel, padding, stride):
             window = padded[i * stride : i * stride + kh, j * stride : j * stride + kw]
             output[i, j] = np.sum(window * kernel)
     return output
+
+
+class ConvTranspose2d(Layer):
+    """The adjoint of Conv2d: each input pixel scatters a weighted kernel into the output.
+
+      full[n, o, i s_h + u, j s_w + v] += sum_c x[n, c, i, j] W[c, o, u, v]
+      y = full cropped by (ph, pw) on each side, + b[o]
+
+    x: (N, C, H, W), W: (C, O, kh, kw) (torch's layout: in, out), b: (O,), y: (N, O, OH, OW)
+    with OH = (H - 1) sh - 2 ph + kh + oph (OW likewise): full has OH + 2 ph rows, the last oph
+    of them beyond every scatter, so output_padding adds rows at the bottom (right), where only
+    the bias reaches. With X the (C, N H W) matrix of x, the forward is the col2im of W^T X.
+    y is linear in x with the Conv2d of stride s and padding p as its adjoint, so with G the
+    im2col of g (padded by p, windows at stride s: one column per input pixel):
+      dL/dx = W G as a Conv2d of g with W as its (O_conv = C, C_conv = O) weight
+      dL/dW = X G^T          dL/db[o] = sum_{n,i,j} g[n,o,i,j]
+    torch refuses output_padding >= stride (with no dilation): those rows would lie beyond
+    every input pixel's reach and the output size could not be told from the input's.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 bias=True, rng=None):
+        super().__init__()
+        rng = rng or np.random.default_rng()
+        self.kernel_size, self.stride, self.padding = as_2tuple(kernel_size), as_2tuple(stride), as_2tuple(padding)
+        self.output_padding = as_2tuple(output_padding)
+        if not all(0 <= op < s for op, s in zip(self.output_padding, self.stride, strict=True)):
+            raise ValueError(f"ConvTranspose2d: expected 0 <= output_padding < stride in each axis, got "
+                             f"output_padding {self.output_padding}, stride {self.stride}")
+        bound = 1.0 / np.sqrt(out_channels * np.prod(self.kernel_size))  # torch's fan_in: W.shape[1] kh kw
+        self.params["W"] = rng.uniform(-bound, bound, (in_channels, out_channels, *self.kernel_size))
+        if bias:
+            self.params["b"] = rng.uniform(-bound, bound, out_channels)
+
+    def output_size(self, h, w) -> tuple[int, int]:
+        (kh, kw), (sh, sw), (ph, pw), (oph, opw) = self.kernel_size, self.stride, self.padding, self.output_padding
+        size = ((h - 1) * sh - 2 * ph + kh + oph, (w - 1) * sw - 2 * pw + kw + opw)
+        if min(size) < 1:
+            raise ValueError(f"ConvTranspose2d: expected a positive output size, got {size} for input {(h, w)}")
+        return size
+
+    def forward(self, x):
+        in_channels, out_channels, kh, kw = self.params["W"].shape
+        check_input(x, "ConvTranspose2d input", ("N", in_channels, "H", "W"))
+        n, _, h, w = x.shape
+        out_h, out_w = self.output_size(h, w)
+        (sh, sw), (ph, pw) = self.stride, self.padding
+        self.x_shape, self.x_rows = x.shape, x.transpose(1, 0, 2, 3).reshape(in_channels, -1)  # X: (C, N H W)
+        cols = (self.params["W"].reshape(in_channels, -1).T @ self.x_rows).reshape(out_channels, kh, kw, n, h, w)
+        full = np.zeros((out_channels, n, out_h + 2 * ph, out_w + 2 * pw), dtype=cols.dtype)
+        for u in range(kh):  # col2im: kh*kw strided adds of whole (O, N, H, W) blocks
+            for v in range(kw):
+                full[:, :, u : u + sh * h : sh, v : v + sw * w : sw] += cols[:, u, v]
+        y = full[:, :, ph : ph + out_h, pw : pw + out_w]
+        if "b" in self.params:
+            y = y + self.params["b"][:, None, None, None]
+        return self._remember_output(y.transpose(1, 0, 2, 3))
+
+    def backward(self, grad_out):
+        g = self._check_grad(grad_out)
+        weight = self.params["W"]
+        in_channels, _, kh, kw = weight.shape
+        n, _, h, w = self.x_shape
+        # G: the Conv2d im2col of g, one column per input pixel (n, i, j); the padding p puts g
+        # back where it sat in the uncropped output
+        g_cols, _ = im2col(g.transpose(1, 0, 2, 3), (kh, kw), self.stride, self.padding)  # (O kh kw, N H W)
+        self.grads["W"] = (self.x_rows @ g_cols.T).reshape(weight.shape)
+        if "b" in self.params:
+            self.grads["b"] = g.sum(axis=(0, 2, 3))
+        return (weight.reshape(in_channels, -1) @ g_cols).reshape(in_channels, n, h, w).transpose(1, 0, 2, 3)
+
+
+def as_int(value) -> int:
+    """3 or (3,), as torch's Conv1d takes a size."""
+    if np.isscalar(value):
+        return int(value)
+    (single,) = value
+    return int(single)
+
+
+class Conv1d(Layer):
+    """y[n,o,l] = b[o] + sum_{c,u} W[o,c,u] xp[n, c, l*s + u].
+
+    x: (N, C, L), W: (O, C, k), b: (O,), y: (N, O, OL), where xp is x zero-padded by p on
+    each side and OL = (L + 2p - k) // s + 1. With X[n,c,l,u] = xp[n, c, l*s + u] (the windows,
+    a strided view of xp):
+      dL/dW[o,c,u] = sum_{n,l} g[n,o,l] X[n,c,l,u]        dL/db[o] = sum_{n,l} g[n,o,l]
+      dL/dX[n,c,l,u] = sum_o g[n,o,l] W[o,c,u], each window's share added back at l*s + u
+    (k strided adds), then the padding cut off.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, rng=None):
+        super().__init__()
+        rng = rng or np.random.default_rng()
+        self.kernel_size, self.stride, self.padding = as_int(kernel_size), as_int(stride), as_int(padding)
+        bound = 1.0 / np.sqrt(in_channels * self.kernel_size)
+        self.params["W"] = rng.uniform(-bound, bound, (out_channels, in_channels, self.kernel_size))
+        if bias:
+            self.params["b"] = rng.uniform(-bound, bound, out_channels)
+
+    def forward(self, x):
+        _, in_channels, k = self.params["W"].shape
+        check_input(x, "Conv1d input", ("N", in_channels, "L"))
+        p = self.padding
+        if x.shape[2] + 2 * p < k:
+            raise ValueError(f"Conv1d: kernel {k} is larger than the padded input {x.shape[2] + 2 * p}")
+        self.x_shape = x.shape
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p))) if p else x
+        self.windows = sliding_window_view(xp, k, axis=2)[:, :, :: self.stride]  # X: (N, C, OL, k), a view
+        y = np.tensordot(self.windows, self.params["W"], axes=([1, 3], [1, 2]))  # (N, OL, O)
+        if "b" in self.params:
+            y += self.params["b"]
+        return self._remember_output(y.transpose(0, 2, 1))
+
+    def backward(self, grad_out):
+        g = self._check_grad(grad_out)
+        (n, c, length), p, s = self.x_shape, self.padding, self.stride
+        self.grads["W"] = np.tensordot(g, self.windows, axes=([0, 2], [0, 2]))  # (O, C, k)
+        if "b" in self.params:
+            self.grads["b"] = g.sum(axis=(0, 2))
+        grad_windows = np.tensordot(g, self.params["W"], axes=([1], [0]))  # (N, OL, C, k)
+        out_len = g.shape[2]
+        grad_xp = np.zeros((n, c, length + 2 * p), dtype=grad_windows.dtype)
+        for u in range(self.kernel_size):  # col2im: one strided add per kernel tap
+            grad_xp[:, :, u : u + s * out_len : s] += grad_windows[..., u].transpose(0, 2, 1)
+        return grad_xp[:, :, p : p + length]

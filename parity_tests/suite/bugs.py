@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from parity_tests.suite import bugs_activations, bugs_attention, bugs_inputs, bugs_losses, bugs_norm_pool
+from parity_tests.suite import (
+    bugs_activations,
+    bugs_attention,
+    bugs_conv_optim,
+    bugs_inputs,
+    bugs_losses,
+    bugs_norm_pool,
+)
 from reference import activations, attention, blocks, containers, conv, linear, losses, neuron, norm, optim, pooling
 
 
@@ -983,5 +990,5 @@ BUGS += [_patch(name, CAUGHT_BY[owner], getattr(importlib.import_module(module),
 
 # -- the catalog's layers: variants in modules of their own, one per family, each as
 # (name, pairs, owner, attribute, replacement, mistake, family)
-for family in (bugs_activations, bugs_losses, bugs_norm_pool):
+for family in (bugs_activations, bugs_losses, bugs_norm_pool, bugs_conv_optim):
     BUGS += [_patch(*variant) for variant in family.VARIANTS]

@@ -847,4 +847,152 @@ PAIRS += [
     ),
 ]
 
+
+
+# -- convolutions and optimizers people write ------------------------------------------------
+def conv_transpose_id(c: Config) -> str:
+    kernel = c.k[0] if c.k[0] == c.k[1] else dims(c.k)
+    return (f"N{c.N}C{c.C}H{c.hw[0]}W{c.hw[1]}-O{c.O}k{kernel}s{c.s}p{c.p}op{c.op}"
+            + ("" if c.bias else "-nobias"))
+
+
+def conv1d_id(c: Config) -> str:
+    return f"N{c.N}C{c.C}L{c.L}-O{c.O}k{c.k}s{c.s}p{c.p}" + ("" if c.bias else "-nobias")
+
+
+def optimizer_options_id(c: Config) -> str:
+    options = [f"{name}{getattr(c, name)}" for name in ("momentum", "lr_decay", "init", "wd") if getattr(c, name, 0)]
+    return "-".join([dims(c.shape), f"steps{c.steps}", *(["centered"] if getattr(c, "centered", False) else []),
+                     *options])
+
+
+def clip_id(c: Config) -> str:
+    norm = "inf" if c.norm_type == float("inf") else f"{c.norm_type:g}"
+    shapes = (c.shape1, c.shape2, c.shape3)
+    return "+".join(dims(s) or "scalar" for s in shapes) + f"-max{c.max_norm:g}-L{norm}"
+
+
+def clip_arrays(clip, max_norm, norm_type):
+    """clip_grad_norm called as the harness calls a function: one argument per gradient array."""
+    return lambda *grads: clip(grads, max_norm, norm_type)
+
+
+# (N, C, H, W): stride 1 and 2, padding 0 and 1, output_padding 1 (only with stride 2: torch
+# refuses output_padding >= stride), with and without bias, a rectangular kernel, and C == O
+# once, so a dL/dW with in and out swapped has the right shape and must be caught by value
+CONV_TRANSPOSE_CONFIGS = (
+    grid(conv_transpose_id, N=[2], C=[2], O=[3], hw=[(4, 5)], k=[(3, 3)], s=[1], p=[0], op=[0], bias=[True])
+    + grid(conv_transpose_id, N=[2], C=[2], O=[3], hw=[(4, 5)], k=[(3, 3)], s=[1], p=[1], op=[0], bias=[False])
+    + grid(conv_transpose_id, N=[1], C=[3], O=[2], hw=[(3, 4)], k=[(3, 3)], s=[2], p=[0], op=[0], bias=[True])
+    + grid(conv_transpose_id, N=[2], C=[3], O=[2], hw=[(3, 4)], k=[(3, 3)], s=[2], p=[1], op=[1], bias=[True])
+    + grid(conv_transpose_id, N=[2], C=[2], O=[3], hw=[(3, 3)], k=[(2, 3)], s=[2], p=[1], op=[1], bias=[False])
+    + grid(conv_transpose_id, N=[2], C=[3], O=[3], hw=[(3, 2)], k=[(3, 3)], s=[2], p=[0], op=[1], bias=[True])
+)
+
+PAIRS += [
+    Pair(
+        name="ConvTranspose2d",
+        reference=lambda c: conv.ConvTranspose2d(c.C, c.O, c.k, c.s, c.p, c.op, bias=c.bias),
+        torch=lambda c: t_conv.ConvTranspose2d(c.C, c.O, c.k, c.s, c.p, c.op, bias=c.bias),
+        inputs=(normal("N", "C", "hw", distributions=SPREAD),),
+        configs=CONV_TRANSPOSE_CONFIGS,
+        params=CONV_PARAMS,  # W: (in, out, kh, kw) on both sides
+        bad_input=BadInput(channels=True),
+    ),
+    Pair(
+        name="Conv1d",
+        reference=lambda c: conv.Conv1d(c.C, c.O, c.k, c.s, c.p, bias=c.bias),
+        torch=lambda c: t_conv.Conv1d(c.C, c.O, c.k, c.s, c.p, bias=c.bias),
+        inputs=(normal("N", "C", "L", distributions=SPREAD),),
+        configs=grid(conv1d_id, N=[2], C=[3], L=[8], O=[4], k=[3], s=[1], p=[0], bias=[True])
+        + grid(conv1d_id, N=[2], C=[3], L=[9], O=[2], k=[3], s=[2], p=[1], bias=[False])
+        # a stride larger than the kernel (positions no window reads), and a kernel as long as
+        # the padded input (one output position)
+        + grid(conv1d_id, N=[1], C=[2], L=[7], O=[3], k=[2], s=[3], p=[1], bias=[True])
+        + grid(conv1d_id, N=[2], C=[2], L=[3], O=[3], k=[5], s=[1], p=[1], bias=[True]),
+        params=CONV_PARAMS,
+        bad_input=BadInput(channels=True),
+    ),
+]
+
+# optimizers: one parameter through 1 and 5 steps of random gradients, each option on its own;
+# the parameter and every state entry the configuration keeps are compared (torch keeps
+# RMSprop's momentum_buffer and grad_avg only with momentum and centered, hence two pairs)
+RMSPROP_STATE = ("square_avg", "momentum_buffer", "grad_avg")
+
+
+def rmsprop(optimize, rmsprop_class, c: Config, state: tuple[str, ...]):
+    return partial(optimize, rmsprop_class, state=state, lr=0.01, momentum=c.momentum, centered=c.centered,
+                   weight_decay=c.wd)
+
+
+PAIRS += [
+    Pair(
+        name="RMSprop",
+        reference=lambda c: rmsprop(optim.optimize, optim.RMSprop, c, RMSPROP_STATE[:1]),
+        torch=lambda c: rmsprop(t_optim.optimize, t_optim.RMSprop, c, RMSPROP_STATE[:1]),
+        inputs=(normal("shape"), normal("steps", "shape")),
+        configs=grid(optimizer_options_id, shape=[(3, 4)], steps=[1, 5], centered=[False, True], momentum=[0], wd=[0])
+        + grid(optimizer_options_id, shape=[(3, 4)], steps=[1, 5], centered=[False], momentum=[0.9], wd=[0])
+        + grid(optimizer_options_id, shape=[(3, 4)], steps=[1, 5], centered=[False], momentum=[0], wd=[0.01]),
+        backward=None,
+        outputs=("param", "square_avg"),
+        differentiable=False,  # torch.optim steps without autograd
+    ),
+    Pair(
+        name="RMSpropCenteredMomentum",
+        reference=lambda c: rmsprop(optim.optimize, optim.RMSprop, c, RMSPROP_STATE),
+        torch=lambda c: rmsprop(t_optim.optimize, t_optim.RMSprop, c, RMSPROP_STATE),
+        inputs=(normal("shape"), normal("steps", "shape")),
+        configs=grid(optimizer_options_id, shape=[(5,)], steps=[1, 5], centered=[True], momentum=[0.9], wd=[0])
+        + grid(optimizer_options_id, shape=[(5,)], steps=[5], centered=[True], momentum=[0.9], wd=[0.01]),
+        backward=None,
+        outputs=("param", *RMSPROP_STATE),
+        bad_input=BadInput(named="RMSprop"),
+        differentiable=False,  # torch.optim steps without autograd
+    ),
+    Pair(
+        name="Adagrad",
+        reference=lambda c: partial(optim.optimize, optim.Adagrad, state=("sum",), lr=0.1, lr_decay=c.lr_decay,
+                                    weight_decay=c.wd, initial_accumulator_value=c.init),
+        torch=lambda c: partial(t_optim.optimize, t_optim.Adagrad, state=("sum",), lr=0.1, lr_decay=c.lr_decay,
+                                weight_decay=c.wd, initial_accumulator_value=c.init),
+        inputs=(normal("shape"), normal("steps", "shape")),
+        configs=grid(optimizer_options_id, shape=[(3, 4)], steps=[1, 5], lr_decay=[0, 0.5], wd=[0], init=[0])
+        + grid(optimizer_options_id, shape=[(3, 4)], steps=[1, 5], lr_decay=[0], wd=[0.01], init=[0])
+        + grid(optimizer_options_id, shape=[(5,)], steps=[1, 5], lr_decay=[0], wd=[0], init=[0.1]),
+        backward=None,
+        outputs=("param", "sum"),
+        differentiable=False,  # torch.optim steps without autograd
+    ),
+    Pair(
+        name="AdamW",
+        reference=lambda c: partial(optim.optimize, optim.AdamW, state=("exp_avg", "exp_avg_sq"), lr=0.01,
+                                    weight_decay=c.wd),
+        torch=lambda c: partial(t_optim.optimize, t_optim.AdamW, state=("exp_avg", "exp_avg_sq"), lr=0.01,
+                                weight_decay=c.wd),
+        inputs=(normal("shape"), normal("steps", "shape")),
+        # torch's default decay and a larger one, which moves the parameter 10x as far per step
+        configs=grid(optimizer_options_id, shape=[(3, 4)], steps=[1, 5], wd=[0.01, 0.1]),
+        backward=None,
+        outputs=("param", "exp_avg", "exp_avg_sq"),
+        differentiable=False,  # torch.optim steps without autograd
+    ),
+    Pair(
+        name="clip_grad_norm",
+        reference=lambda c: clip_arrays(optim.clip_grad_norm, c.max_norm, c.norm_type),
+        torch=lambda c: clip_arrays(t_optim.clip_grad_norm, c.max_norm, c.norm_type),
+        inputs=(normal("shape1", name="g1"), normal("shape2", name="g2"), normal("shape3", name="g3")),
+        # standard normal gradients: a 2-norm of 3 to 6 and a max of 2 to 4, so max_norm 1 clips
+        # and 100 leaves them as they are; a 0-d gradient (a scalar parameter's) once
+        configs=grid(clip_id, shape1=[(3, 4)], shape2=[(5,)], shape3=[(2, 3, 2)], max_norm=[1.0, 100.0],
+                     norm_type=[2.0, float("inf")])
+        + grid(clip_id, shape1=[(4,)], shape2=[(2, 5)], shape3=[()], max_norm=[1.0], norm_type=[2.0, 1.0]),
+        backward=None,
+        outputs=(("clipped1", "clipped2", "clipped3"), "total_norm"),
+        bad_input=BadInput(wrong_ndim=False),  # gradients of any shape
+        differentiable=False,  # clip_grad_norm_ scales .grad in place, outside autograd
+    ),
+]
+
 REGISTRY = {pair.name: pair for pair in PAIRS}
