@@ -27,7 +27,7 @@ fuzz: $(READY)
 ## no false alarms: every configuration of every pair over 200 seeds (66 a non-standard
 ## input distribution), every trajectory over 20
 sweep: $(READY)
-	$(PY) -m pytest -q -p no:randomly parity_tests/suite/test_parity.py parity_tests/suite/test_trajectories.py \
+	$(PY) -m pytest -q -n auto -p no:randomly parity_tests/suite/test_parity.py parity_tests/suite/test_trajectories.py \
 		--parity-seeds 200
 
 ## the skeleton of a new pair: make new-pair NAME=LayerScale
