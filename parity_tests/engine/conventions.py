@@ -251,12 +251,17 @@ class _Stored(Convention):
                                f"{what} (attributes {', '.join(attributes)})")
 
 
+def _object_at(layer, path: str):
+    """The sub-object a dotted path names ("" is the layer itself)."""
+    for part in filter(None, path.split(".")):
+        layer = getattr(layer, part)
+    return layer
+
+
 def _owner(layer, dotted: str):
     """The object holding the last part of a dotted name, and that part."""
-    *path, last = dotted.split(".")
-    for part in path:
-        layer = getattr(layer, part)
-    return layer, last
+    path, _, last = dotted.rpartition(".")
+    return _object_at(layer, path), last
 
 
 @dataclass(frozen=True)
@@ -303,7 +308,7 @@ class Attributes(_Stored):
         found = []
         for prefix in sorted(owners):
             try:
-                owner = _owner(layer, f"{prefix}.x")[0] if prefix else layer
+                owner = _object_at(layer, prefix)
             except AttributeError:
                 continue
             for attribute, value in list(vars(owner).items()) if hasattr(owner, "__dict__") else []:

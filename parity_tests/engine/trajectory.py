@@ -78,6 +78,9 @@ class Trajectory:
     def zeros_declared(self, config) -> dict[str, str]:
         return {}  # as the judge asks of a pair: no structural zeros in a trained network
 
+    def deviations_declared(self, config) -> dict[str, str]:
+        return {}  # nor known deviations
+
     def as_pair(self) -> Pair:
         """The network as a pair, for the harness's parameter synchronisation."""
         return Pair(name=self.name, reference=lambda c: self.reference(), torch=lambda c: self.torch(),
