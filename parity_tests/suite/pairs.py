@@ -311,7 +311,6 @@ PAIRS = [
 ]
 
 
-
 def shared_layer_mlp(c: Config, containers, linear, activations):
     """Linear, ReLU, then one Linear instance used twice (shared weights), on either side."""
     shared = linear.Linear(c.hidden, c.hidden)
@@ -433,7 +432,6 @@ PAIRS += [
         differentiable=False,  # torch.optim steps without autograd
     ),
 ]
-
 
 
 # -- layers of several inputs, several outputs, integer inputs and randomness ----------------
@@ -632,8 +630,8 @@ PAIRS += [
 ]
 
 
-
 # -- normalisation and pooling people write --------------------------------------------------
+
 def batchnorm1d_id(c: Config) -> str:
     return f"N{c.N}C{c.C}" + ("" if c.L is None else f"L{c.L}") + f"-{c.mode}"
 
@@ -714,8 +712,8 @@ PAIRS += [
 ]
 
 
-
 # -- losses with a reduction -----------------------------------------------------------------
+
 REDUCTIONS = ["mean", "sum", "none"]
 EVERY_REDUCTION = dict(reduction=REDUCTIONS, weighted=[False, True])
 
@@ -735,7 +733,7 @@ def class_weight_shape(c: Config) -> tuple[int, ...]:
     return (c.rest[0],) + (1,) * (len(c.rest) - 1)
 
 
-# -- input makers of the losses --------------------------------------------------------------------------
+# the input makers of the losses
 
 
 def log_probabilities(*dims, name: str | None = None):
@@ -773,8 +771,6 @@ def binary_targets(*dims, name: str = "target"):
 
     return input_maker(make, name=name, constant=True)
 
-
-# -- the pairs -----------------------------------------------------------------------------
 
 PAIRS += [
     Pair(
@@ -848,8 +844,8 @@ PAIRS += [
 ]
 
 
-
 # -- convolutions and optimizers people write ------------------------------------------------
+
 def conv_transpose_id(c: Config) -> str:
     kernel = c.k[0] if c.k[0] == c.k[1] else dims(c.k)
     return (f"N{c.N}C{c.C}H{c.hw[0]}W{c.hw[1]}-O{c.O}k{kernel}s{c.s}p{c.p}op{c.op}"
