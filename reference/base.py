@@ -1,11 +1,10 @@
 """The layer protocol every reference layer follows, and the input checks they share.
 
 - ``forward(*inputs)`` returns the output and keeps what ``backward`` needs;
-- ``backward(grad_out)`` returns the gradient with respect to the first input and fills
-  ``grads`` (keyed like ``params``);
-- with several outputs (attention), ``forward`` returns a tuple and ``backward`` takes one upstream
-  gradient per output, in order; with several floating inputs, ``backward`` returns a tuple of
-  their gradients, in input order (masks are constants and get none);
+- ``backward(grad_out)`` returns the gradient with respect to the input and fills ``grads``
+  (keyed like ``params``); with several floating inputs it returns a tuple of their gradients,
+  in input order (masks, targets and indices get none), and with several outputs (attention)
+  ``forward`` returns a tuple and ``backward`` takes one upstream gradient per output;
 - ``params`` and ``state`` are dicts of NumPy arrays; composite layers expose their
   children's (every attribute that is a layer) through ``named_params()``, ``named_grads()``
   and ``named_state()``;
