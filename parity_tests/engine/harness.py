@@ -429,6 +429,11 @@ class Setup:
         )
 
 
+def is_training(config: Config) -> bool:
+    """A configuration runs in training mode unless its ``mode`` is "eval"."""
+    return getattr(config, "mode", "train") == "train"
+
+
 def factory_config(case: Case) -> Config:
     """The config the factories get: a seeded pair's carries the case's own seed."""
     if not case.pair.seeded:
@@ -514,7 +519,7 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
     pair, config, dtype = case.pair, case.config, np.dtype(case.dtype)
     rng = np.random.default_rng(case_seed(case) if attempt == 0 else [case_seed(case), attempt])
     inputs = _draw(pair, config, rng, dtype)
-    training = getattr(config, "mode", "train") == "train"
+    training = is_training(config)
     built = factory_config(case)
     if not pair.is_layer:
         return Setup(built, inputs, [], {}, training), np.inf
@@ -556,20 +561,24 @@ def global_generators(seed: int):
             np.random.set_state(state)
 
 
+def reference_forward(pair: Pair, config: Config, given: list, training: bool):
+    """A fresh reference, built from ``config`` (its lazy arrays on ``given``), run forward once."""
+    if not pair.is_layer:
+        return pair.reference(config)(*given)
+    layer = pair.convention.prepare(pair.reference(config), pair.name)
+    pair.convention.run_init(layer, given)
+    pair.convention.train(layer, training, pair.name)
+    return pair.convention.forward(layer, given, training)
+
+
 def reference_refusal(case: Case) -> str | None:
     """What the reference raises when built and run forward on the case's inputs, or None
     where it accepts them (asked when torch refuses the configuration)."""
     pair = case.pair
     inputs = _draw(pair, case.config, np.random.default_rng(case_seed(case)), np.dtype(case.dtype))
     try:
-        if not pair.is_layer:
-            pair.reference(factory_config(case))(*arguments(pair, reference_inputs(pair, inputs)))
-            return None
-        layer = pair.convention.prepare(pair.reference(factory_config(case)), pair.name)
-        given = arguments(pair, reference_inputs(pair, inputs))
-        pair.convention.run_init(layer, given)
-        pair.convention.train(layer, getattr(case.config, "mode", "train") == "train", pair.name)
-        pair.convention.forward(layer, given, getattr(case.config, "mode", "train") == "train")
+        reference_forward(pair, factory_config(case), arguments(pair, reference_inputs(pair, inputs)),
+                          is_training(case.config))
     except DeclarationError:
         raise
     except Exception as error:
@@ -586,7 +595,7 @@ def torch_refusal(case: Case) -> str | None:
         with torch.no_grad():
             twin = pair.torch(factory_config(case))
             if pair.is_layer:
-                twin = as_module(twin).double().train(getattr(case.config, "mode", "train") == "train")
+                twin = as_module(twin).double().train(is_training(case.config))
             twin(*arguments(pair, working))
     except Exception as error:
         return f"{type(error).__name__}: {error}"
@@ -633,11 +642,9 @@ def run_reference(pair: Pair, setup: Setup, dtype, first_dtype=None) -> dict[Key
     run_decoy(pair, layer, setup, first_dtype)
     # the case's parameters again, in its dtype (a backward that moves them is reported once, as the
     # side effect of the case's own call); state as the decoy left it, as torch's
-    held = {p.reference: np.array(pair.convention.read(layer, p.reference)) for p in setup.params
-            if p.reference in setup.state}
-    load_into_reference(pair, [p for p in setup.params if p.reference not in setup.state], setup.values, layer,
-                        dtype)
-    pair.convention.load(layer, held, dtype)
+    values = {p.reference: np.array(pair.convention.read(layer, p.reference)) if p.reference in setup.state
+              else p.layout.to_reference(setup.values[p.reference]) for p in setup.params}
+    pair.convention.load(layer, values, dtype)
     return run_reference_layer(pair, layer, setup)
 
 

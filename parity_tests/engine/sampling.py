@@ -54,7 +54,6 @@ class InvertedDropout:
 
     @staticmethod
     def _output(pair, config, x, training: bool) -> np.ndarray:
-        layer = pair.convention.prepare(pair.reference(config), pair.name)
-        pair.convention.run_init(layer, [x])
-        pair.convention.train(layer, training, pair.name)
-        return np.asarray(pair.convention.forward(layer, [x.copy()], training))
+        from parity_tests.engine.harness import reference_forward  # the harness imports torch: only when judged
+
+        return np.asarray(reference_forward(pair, config, [x.copy()], training))
