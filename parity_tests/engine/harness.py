@@ -134,14 +134,38 @@ def synchronised(pair: Pair, layer, module) -> list[Param]:
             problems.append(f"Param({p.reference!r}, {p.torch!r}) is found on neither side")
     if unmapped := (held or set()) - {p.reference for p in present}:
         problems.append(f"reference arrays with no mapping: {sorted(unmapped)}")
-    if unmapped := set(tensors) - {p.torch for p in present}:
+    if unmapped := set(tensors) - {p.torch for p in present} - set(pair.held_at_zero):
         problems.append(f"torch parameters/buffers not synchronised: {sorted(unmapped)}")
+    if absent := sorted(set(pair.held_at_zero) - set(tensors)):
+        problems.append(f"held_at_zero names torch tensors that do not exist: {absent}")
+    problems += _gate_problems(present)
     if problems:
         raise DeclarationError(f"pair {pair.name}: " + "; ".join(problems) + f" (the reference holds: "
                                f"{_listing(held)}; torch: {_listing(tensors)})")
     for p in present:
-        _check_layout(pair, p, convention.read(layer, p.reference), tuple(tensors[p.torch].shape))
+        _check_layout(pair, p, convention.read(layer, p.reference), p.part_shape(tuple(tensors[p.torch].shape)))
     return present
+
+
+def _gate_problems(present: list[Param]) -> list[str]:
+    """Every row of a gate-packed torch tensor mapped exactly once: a gate left out would go
+    unsynchronised, a gate mapped twice judged twice from two arrays."""
+    problems = []
+    for name in sorted({p.torch for p in present if p.gates is not None}):
+        sharing = [p for p in present if p.torch == name]
+        orders = {p.gates[0] if p.gates else None for p in sharing}
+        if len(orders) > 1:
+            problems.append(f"torch's {name} is mapped whole and by gates, or by different gate orders: "
+                            + ", ".join(str(p) for p in sharing))
+            continue
+        order, held = orders.pop(), [g for p in sharing for g in p.gates[1]]
+        if missing := [g for g in order if g not in held]:
+            problems.append(f"gates {''.join(missing)} of torch's {name} (gates {order}) are mapped to no "
+                            "reference array")
+        if twice := [g for g in order if held.count(g) > 1]:
+            problems.append(f"gates {''.join(twice)} of torch's {name} are mapped twice: "
+                            + ", ".join(p.reference for p in sharing if set(twice) & set(p.gates[1])))
+    return problems
 
 
 def _listing(names) -> str:
@@ -167,12 +191,16 @@ def load_into_torch(params: list[Param], values: dict[str, np.ndarray], module) 
     """Torch-layout values -> the module's parameters and buffers."""
     with torch.no_grad():
         for p in params:
-            _torch_tensor(module, p.torch).copy_(torch.from_numpy(np.array(values[p.reference])))
+            tensor, value = _torch_tensor(module, p.torch), torch.from_numpy(np.array(values[p.reference]))
+            if p.gates is None:
+                tensor.copy_(value)
+            else:
+                tensor[p.rows(tuple(tensor.shape))] = value.to(tensor.dtype)
 
 
 def torch_values(params: list[Param], module) -> dict[str, np.ndarray]:
     """The module's parameters and buffers, keyed by reference name, in torch's layout."""
-    return {p.reference: _numpy(_torch_tensor(module, p.torch)).copy() for p in params}
+    return {p.reference: _numpy(p.part(_torch_tensor(module, p.torch))).copy() for p in params}
 
 
 def load_into_reference(pair: Pair, params: list[Param], values: dict[str, np.ndarray], layer, dtype) -> None:
@@ -375,12 +403,12 @@ def torch_backward(pair: Pair, module, setup: Setup, outputs: dict, working: dic
             else torch.zeros_like(working[name])
     for p in setup.params:
         if p.reference in setup.state:
-            results[Key(STATE, p.reference)] = _torch_tensor(module, p.torch)
+            results[Key(STATE, p.reference)] = p.part(_torch_tensor(module, p.torch))
         else:
             grad = module.get_parameter(p.torch).grad
             if grad is None:
                 raise HarnessError(f"torch parameter {p.torch} received no gradient")
-            results[Key(GRAD_PARAM, p.reference)] = grad
+            results[Key(GRAD_PARAM, p.reference)] = p.part(grad)
     _check_unchanged("torch twin", setup.inputs, working)
     return {k: _numpy(v) for k, v in results.items()}
 
@@ -469,6 +497,9 @@ def as_module(twin) -> torch.nn.Module:
 def build_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu"):
     module = as_module(pair.torch(setup.config)).to(device=device, dtype=dtype).train(setup.training)
     load_into_torch(setup.params, setup.values, module)
+    with torch.no_grad():
+        for name in pair.held_at_zero:
+            _torch_tensor(module, name).zero_()
     return module
 
 

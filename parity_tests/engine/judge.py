@@ -32,7 +32,7 @@ from parity_tests.engine.harness import (
     reference_refusal,
     run_case,
 )
-from parity_tests.engine.registry import Case, cases
+from parity_tests.engine.registry import DEFAULT_SEEDS, Case, cases
 
 
 @dataclass
@@ -56,7 +56,7 @@ def rerun_command(case: Case) -> str:
     if not nodeid:
         return "call the same check again: every case reproduces from its id"
     in_matrix = nodeid.endswith(f"[{case.id}]")
-    seeds = f" --parity-seeds {case.seeds_needed}" if in_matrix and case.seeds_needed > 3 else ""
+    seeds = f" --parity-seeds {case.seeds_needed}" if in_matrix and case.seeds_needed > DEFAULT_SEEDS else ""
     device = f" --parity-device {case.device}" if in_matrix and case.device != "cpu" else ""
     return f"pytest '{nodeid}' -p no:randomly{seeds}{device}"
 

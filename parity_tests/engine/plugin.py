@@ -51,7 +51,7 @@ def pytest_addoption(parser):
                     help="comma-separated modules whose PAIRS list the matrix runs (adds to ini parity_pairs)")
     group.addoption("--parity-dtype", default=",".join(DTYPES),
                     help="comma-separated dtypes of the parity matrix (default: float32,float64)")
-    group.addoption("--parity-seeds", type=int, default=3,
+    group.addoption("--parity-seeds", type=int, default=3,  # registry.DEFAULT_SEEDS; numpy is not imported yet
                     help="seeds per configuration of the parity matrix (default: 3)")
     group.addoption("--parity-report", metavar="DIR", default=None,
                     help="write parity.json, parity.md and parity.png into DIR")

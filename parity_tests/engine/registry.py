@@ -34,6 +34,13 @@ class Param:
     ``optional`` arrays may be absent on both sides (a layer built without bias); any other
     name missing on either side is an error.
 
+    ``gates=(torch's order, the reference's)`` maps part of a gate-packed torch tensor. Torch
+    stacks an LSTM's gates along dimension 0 (``weight_ih_l0`` is (4H, D), gates i, f, g, o):
+    ``gates=("ifgo", "f")`` is the forget gate's (H, D) block alone, so a reference keeping
+    ``Wi, Wf, Wg, Wo`` apart declares four Params on one torch tensor; ``gates=("ifgo", "ifog")``
+    is every block in the reference's own packing order. ``permute`` and ``shape`` then apply
+    to that part. Every block of a gated tensor must be mapped exactly once.
+
     The harness draws every mapped array afresh for each case, in torch's layout: weights
     (2-D and more) from N(0, 1 / fan_in), fan_in being the product of the trailing
     dimensions as in torch's own initialisers, so activations stay O(1) through deep blocks;
@@ -47,12 +54,52 @@ class Param:
     shape: tuple[int, ...] | None = None
     positive: bool = False
     optional: bool = False
+    gates: tuple[str, str] | None = None
+
+    def __post_init__(self):
+        if self.gates is None:
+            return
+        what = f"Param({self.reference!r}, {self.torch!r}, gates={self.gates!r})"
+        if not (isinstance(self.gates, tuple) and len(self.gates) == 2 and all(isinstance(g, str) for g in self.gates)):
+            raise DeclarationError(f"{what}: expected (torch's gate order, the reference's gates), e.g. "
+                                   "(\"ifgo\", \"f\")")
+        order, held = self.gates
+        if len(set(order)) != len(order) or len(set(held)) != len(held) or not held:
+            raise DeclarationError(f"{what}: each gate letter once on each side, at least one held")
+        if unknown := [g for g in held if g not in order]:
+            raise DeclarationError(f"{what}: gates {unknown} are not in torch's order {order!r}")
 
     @property
     def layout(self) -> Layout:
         return Layout(self.permute, self.shape)
 
+    def __str__(self) -> str:
+        gates = "" if self.gates is None else f" gates {self.gates[1]} of {self.gates[0]}"
+        return f"{self.reference} <- {self.torch}{gates}" + ("" if self.layout.identity else f" ({self.layout})")
+
+    def rows(self, torch_shape: tuple[int, ...]) -> list[int]:
+        """The rows (dimension 0) of torch's tensor this array holds, in the reference's order."""
+        if self.gates is None:
+            return list(range(torch_shape[0]))
+        order, held = self.gates
+        if not torch_shape or torch_shape[0] % len(order):
+            raise DeclarationError(f"Param({self.reference!r}, {self.torch!r}): torch's {self.torch} of shape "
+                                   f"{torch_shape} does not split into the {len(order)} gates {order!r} along "
+                                   "dimension 0")
+        size = torch_shape[0] // len(order)
+        return [order.index(g) * size + row for g in held for row in range(size)]
+
+    def part_shape(self, torch_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of this array in torch's layout: the whole tensor, or its gates' rows."""
+        return torch_shape if self.gates is None else (len(self.rows(torch_shape)), *torch_shape[1:])
+
+    def part(self, tensor):
+        """This array's part of torch's tensor (NumPy or torch), a copy where gates pick rows."""
+        return tensor if self.gates is None else tensor[self.rows(tuple(tensor.shape))]
+
     def draw(self, rng: np.random.Generator, torch_shape: tuple) -> np.ndarray:
+        """Values for this array in torch's layout, for torch's tensor of ``torch_shape``."""
+        torch_shape = self.part_shape(torch_shape)
         if self.positive:
             return rng.uniform(0.5, 2.0, torch_shape)
         fan_in = int(np.prod(torch_shape[1:]))
@@ -284,6 +331,10 @@ class Pair:
                  ``structure``): ``("x", ("h0", "c0"))`` calls ``forward(x, (h0, c0))``; by
                  default each input is one argument, in order.
     params:      the parameter and state mapping (see ``Param``).
+    held_at_zero: {torch name: reason}: torch tensors the reference has no array for, whose
+                 value zero makes torch compute the reference's function (torch's LSTM adds
+                 two biases, bias_ih + bias_hh, where a course LSTM keeps one b); loaded as
+                 zeros in every case and not compared.
     convention:  where the reference keeps parameters, gradients and state, and how it
                  runs (see ``conventions``); this suite's own ``NamedArrays()`` by default.
     input_layouts, output_layout: permutations (see ``layouts.axes``) for a reference that
@@ -323,6 +374,7 @@ class Pair:
     inputs: tuple[Callable, ...]
     configs: tuple[Config, ...]
     params: tuple[Param, ...] = ()
+    held_at_zero: dict[str, str] = field(default_factory=dict)
     convention: Convention = NamedArrays()
     input_layouts: tuple[tuple[int, ...] | None, ...] = ()
     output_layout: tuple[int, ...] | None = None
@@ -356,6 +408,10 @@ class Pair:
         if repeated := sorted({n for n in names if names.count(n) > 1}):
             raise DeclarationError(f"pair {self.name}: reference names mapped twice: {repeated}")
         self._check_names(names)
+        if unreasoned := sorted(name for name, reason in self.held_at_zero.items() if not reason):
+            raise DeclarationError(f"pair {self.name}: held_at_zero {unreasoned} need a reason")
+        if mapped := sorted(set(self.held_at_zero) & {p.torch for p in self.params}):
+            raise DeclarationError(f"pair {self.name}: {mapped} are both mapped by a Param and held at zero")
         if unknown := sorted(set(self.dtypes) - {"float32", "float64"}):
             raise DeclarationError(f"pair {self.name}: dtypes {unknown}: expected float32 and/or float64")
         if self.upstream not in ("arguments", "tuple"):
@@ -444,8 +500,19 @@ class Case:
     def seeds_needed(self) -> int:
         """The --parity-seeds that puts this case in the matrix."""
         if getattr(self.config, "distribution", "standard") == "standard":
-            return self.seed_index + 1
-        return 3 * (self.seed_index + 1)  # see distribution_seeds
+            needed = self.seed_index + 1
+        else:
+            needed = 3 * (self.seed_index + 1)  # see distribution_seeds
+        return max(needed, DEFAULT_SEEDS + 1) if sweep_only(self.config) else needed
+
+
+DEFAULT_SEEDS = 3  # seeds per configuration in the default matrix; more make a sweep
+
+
+def sweep_only(config: Config) -> bool:
+    """A configuration declared ``sweep_only=True`` (a 64-step sequence) runs only in a sweep,
+    with more seeds than the default: the default matrix stays fast, the sweep reaches it."""
+    return bool(getattr(config, "sweep_only", False))
 
 
 def with_distribution(config: Config, distribution: str) -> Config:
@@ -461,20 +528,21 @@ def distribution_seeds(seeds: int) -> int:
     return max(1, seeds // 3)
 
 
-def cases(pairs, dtypes=("float32", "float64"), seeds: int = 3, devices=("cpu",)) -> list[Case]:
+def cases(pairs, dtypes=("float32", "float64"), seeds: int = DEFAULT_SEEDS, devices=("cpu",)) -> list[Case]:
     """Every case of the pairs; and for each layer configuration one float32 case whose
-    reference first runs in float64 (a scratch kept in the first dtype must not leak)."""
+    reference first runs in float64 (a scratch kept in the first dtype must not leak).
+    Sweep-only configurations join with more than the default seeds."""
     matrix = [
         Case(pair, with_distribution(config, distribution), dtype, seed, device)
         for pair in pairs
         for dtype in dtypes if dtype in pair.dtypes
         for device in devices
-        for config in pair.configs
+        for config in pair.configs if seeds > DEFAULT_SEEDS or not sweep_only(config)
         for distribution in pair.distributions
         for seed in range(seeds if distribution == "standard" else distribution_seeds(seeds))
     ]
     if {"float32", "float64"} <= set(dtypes):
         matrix += [Case(pair, config, "float32", 0, device, first_dtype="float64")
                    for pair in pairs if pair.is_layer and {"float32", "float64"} <= set(pair.dtypes)
-                   for device in devices for config in pair.configs]
+                   for device in devices for config in pair.configs if not sweep_only(config)]
     return matrix

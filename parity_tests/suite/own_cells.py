@@ -3,6 +3,10 @@
 
 - ``LSTMCell``: attributes named as torch's (``weight_ih`` (4H, D) ... gates i, f, g, o);
   ``forward(x, (h, c)) -> (h', c')``, ``backward(dh', dc') -> (dx, (dh, dc))``.
+- ``GatesApartLSTMCell``: one array a gate, as many write it (``Wi, Wf, Wg, Wo`` for x,
+  ``Ui, Uf, Ug, Uo`` for h, ``bi, bf, bg, bo``; gradients ``dWi``, ...); ``PackedLSTMCell``:
+  the gates packed in the course's order i, f, o, g (``Wx`` (D, 4H), ``Wh`` (H, 4H), ``b``).
+  Both have one bias a gate where torch adds two; ``test_gates.py`` declares them.
 - ``rnn_step_forward`` / ``rnn_step_backward``: the course style, ``(next_h, cache)`` and
   ``(dx, dprev_h, dWx, dWh, db)``.
 - ``lstm_step_forward`` / ``lstm_step_backward``: the course style with two outputs,
@@ -59,6 +63,86 @@ class ForgetGateLSTMCell(LSTMCell):
     def backward(self, dh_next, dc_next):
         dx, (dh, dc) = super().backward(dh_next, dc_next)
         return dx, (dh, dc_next + dh_next * self.cache[6] * (1 - np.tanh(self.c_next) ** 2))  # no forget gate
+
+
+class GatesApartLSTMCell:
+    """For each gate k of i, f, g, o: a_k = x W_k + h U_k + b_k; i, f, o = s(a_i), s(a_f), s(a_o),
+    g = tanh(a_g); c' = f c + i g; h' = o tanh(c').  x: (N, D), h, c: (N, H), W_k: (D, H),
+    U_k: (H, H), b_k: (H,)."""
+
+    def __init__(self, input_size, hidden_size):
+        rng = np.random.default_rng(0)
+        for k in "ifgo":
+            setattr(self, f"W{k}", rng.standard_normal((input_size, hidden_size)))
+            setattr(self, f"U{k}", rng.standard_normal((hidden_size, hidden_size)))
+            setattr(self, f"b{k}", np.zeros(hidden_size))
+
+    def forward(self, x, state):
+        h, c = state
+        a = {k: x @ getattr(self, f"W{k}") + h @ getattr(self, f"U{k}") + getattr(self, f"b{k}") for k in "ifgo"}
+        gates = {k: np.tanh(a[k]) if k == "g" else _sigmoid(a[k]) for k in "ifgo"}
+        c_next = gates["f"] * c + gates["i"] * gates["g"]
+        self.cache = x, h, c, gates, c_next
+        return gates["o"] * np.tanh(c_next), c_next
+
+    def gate_gradients(self, dh_next, dc_next):
+        """The gradients of a_i, a_f, a_g, a_o, and of c through c'."""
+        x, h, c, gates, c_next = self.cache
+        i, f, g, o = (gates[k] for k in "ifgo")
+        tanh_c = np.tanh(c_next)
+        dc = dc_next + dh_next * o * (1 - tanh_c**2)
+        da = {"i": dc * g * i * (1 - i), "f": dc * c * f * (1 - f), "g": dc * i * (1 - g**2),
+              "o": dh_next * tanh_c * o * (1 - o)}
+        return da, dc * f
+
+    def backward(self, dh_next, dc_next):
+        x, h = self.cache[:2]
+        da, dc = self.gate_gradients(dh_next, dc_next)
+        for k in "ifgo":
+            setattr(self, f"dW{k}", x.T @ da[k])
+            setattr(self, f"dU{k}", h.T @ da[k])
+            setattr(self, f"db{k}", da[k].sum(axis=0))
+        return (sum(da[k] @ getattr(self, f"W{k}").T for k in "ifgo"),
+                (sum(da[k] @ getattr(self, f"U{k}").T for k in "ifgo"), dc))
+
+
+class ForgetBiasFromInputGateLSTMCell(GatesApartLSTMCell):
+    def backward(self, dh_next, dc_next):
+        grads = super().backward(dh_next, dc_next)
+        self.dbf = self.dbi  # a copy-paste slip: the forget gate's bias takes the input gate's gradient
+        return grads
+
+
+class PackedLSTMCell:
+    """The gates packed in the course's order: a = x Wx + h Wh + b split into i, f, o, g;
+    c' = s(f) c + s(i) tanh(g); h' = s(o) tanh(c').  x: (N, D), h, c: (N, H), Wx: (D, 4H),
+    Wh: (H, 4H), b: (4H,)."""
+
+    def __init__(self, input_size, hidden_size):
+        rng = np.random.default_rng(0)
+        self.Wx = rng.standard_normal((input_size, 4 * hidden_size))
+        self.Wh = rng.standard_normal((hidden_size, 4 * hidden_size))
+        self.b = np.zeros(4 * hidden_size)
+
+    def forward(self, x, state):
+        next_h, next_c, self.cache = lstm_step_forward(x, *state, self.Wx, self.Wh, self.b)
+        return next_h, next_c
+
+    def backward(self, dh_next, dc_next):
+        dx, dh, dc, self.dWx, self.dWh, self.db = lstm_step_backward(dh_next, dc_next, self.cache)
+        return dx, (dh, dc)
+
+
+class TorchOrderInBackwardLSTMCell(PackedLSTMCell):
+    def backward(self, dh_next, dc_next):
+        x, prev_h, prev_c, Wx, Wh, i, f, o, g, next_c = self.cache
+        tanh_c = np.tanh(next_c)
+        dc = dc_next + dh_next * o * (1 - tanh_c**2)
+        # stacked in torch's order i, f, g, o, where forward split a into i, f, o, g
+        da = np.concatenate([dc * g * i * (1 - i), dc * prev_c * f * (1 - f), dc * i * (1 - g**2),
+                             dh_next * tanh_c * o * (1 - o)], axis=1)
+        self.dWx, self.dWh, self.db = x.T @ da, prev_h.T @ da, da.sum(axis=0)
+        return da @ Wx.T, (da @ Wh.T, dc * f)
 
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
