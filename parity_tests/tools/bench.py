@@ -267,6 +267,53 @@ def matrix_timings(seeds: int) -> dict[str, float]:
     return timings
 
 
+BREAKDOWN_PAIRS = ("Linear", "ReLU", "Conv2d", "BatchNorm2d", "LSTM", "MultiheadAttention")
+
+
+def case_breakdown(pair_names=BREAKDOWN_PAIRS) -> tuple[int, dict[str, float]]:
+    """CPU ms a case in each phase of ``judge_case``, over the default matrix of a few pairs,
+    serially on one thread, after one case of each pair has paid its first-call costs: the draw
+    (inputs, parameters, the shape-finding judge forward, the upstreams), the float64 judge runs,
+    the twin in the case's dtype, the reference (decoy, forward, backward), the verdicts (the
+    comparisons and their messages) and the rest (the twin's self-agreement, bookkeeping)."""
+    from parity_tests.engine import harness, judge
+    from parity_tests.engine.registry import cases
+    from parity_tests.suite.pairs import REGISTRY
+
+    spent: dict[str, float] = dict.fromkeys(("draw", "judge", "twin", "reference", "verdicts"), 0.0)
+
+    def timed(function, phase_of):
+        def wrapper(*args, **kwargs):
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[phase_of(*args)] += time.process_time() - start
+        return wrapper
+
+    matrix = cases([REGISTRY[name] for name in pair_names if name in REGISTRY])
+    originals = harness.draw_setup, harness.run_torch, harness.run_reference, judge.judge_tensor
+    judge.draw_setup = timed(harness.draw_setup, lambda *a: "draw")
+    harness.run_torch = timed(harness.run_torch, lambda pair, setup, dtype, *a: "judge" if dtype == torch.float64
+                              else "twin")
+    harness.run_reference = timed(harness.run_reference, lambda *a: "reference")
+    judge.judge_tensor = timed(judge.judge_tensor, lambda *a: "verdicts")
+    try:
+        with threadpool_limits(1):
+            torch.set_num_threads(1)
+            for case in {case.pair.name: case for case in matrix}.values():
+                judge.judge_case(case)
+            spent.update(dict.fromkeys(spent, 0.0))
+            start = time.process_time()
+            for case in matrix:
+                judge.judge_case(case)
+            total = time.process_time() - start
+    finally:
+        judge.draw_setup, harness.run_torch, harness.run_reference, judge.judge_tensor = originals
+    spent["rest"] = total - sum(spent.values())
+    return len(matrix), {phase: seconds / len(matrix) * 1e3 for phase, seconds in spent.items()}
+
+
 def plugin_startup(repeats: int = 7) -> tuple[float, float]:
     """Median wall time of a pytest run of one plain test in a project of its own, with the
     installed plugin and with ``-p no:parity``: the plugin must cost nothing until used."""
@@ -404,6 +451,12 @@ def run(thread_counts, rounds: int, with_matrix: bool, only: str | None = None) 
                              f"| {matrix / empty:.2f} |")
             speedup = timings["matrix serial"] / timings["matrix -n auto"]
             lines.append(f"| {seeds} seeds | serial / -n auto | | {speedup:.2f}x | | | | |")
+        count, phases = case_breakdown()
+        lines += ["", f"Where a case's time goes: CPU ms a case, {count} default cases of "
+                      f"{', '.join(BREAKDOWN_PAIRS)}, serial, outside pytest (a float64 case's twin is its "
+                      "second judge run, counted as judge).", "",
+                  "| " + " | ".join(phases) + " | total |", "|" + "---:|" * (len(phases) + 1),
+                  "| " + " | ".join(f"{ms:.2f}" for ms in phases.values()) + f" | {sum(phases.values()):.2f} |"]
     return "\n".join(lines) + "\n", rows
 
 
