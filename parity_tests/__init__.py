@@ -5,17 +5,20 @@
     from parity_tests.inputs import normal
 
     check(Dense(3, 4), nn.Linear(3, 4), x)  # one call, no test file: prints a verdict, raises if it fails
+    check(Engine(tensor=Tensor, ops=("add", "mul", "sum")))  # an autograd engine, op by op
 
     DENSE = Pair(name="Dense", reference=lambda c: Dense(c.C, 4), torch=lambda c: nn.Linear(c.C, 4),
                  inputs=(normal("N", "C"),), configs=grid("N{N}C{C}", N=[1, 4], C=[3]),
                  params=(Param("W", "weight", permute=(1, 0)), Param("b", "bias")),
                  convention=Attributes(grads="d{}"))
     test_dense = parity_matrix(DENSE)     # the matrix, one pytest item a case
+    test_engine = parity_matrix(ENGINE)   # an engine over the op catalog
 
 What another project imports is the engine (``parity_tests.engine``), named here; the input
-makers are in ``parity_tests.inputs``, the conventions in ``parity_tests.conventions``, the
-sampling checks in ``parity_tests.sampling``. ``parity_tests.suite`` and
-``parity_tests.tools`` are this repository's own suite and tools. A name is imported when it
+makers are in ``parity_tests.inputs``, the conventions in ``parity_tests.conventions`` (the
+closure-style ``Closure`` and ``VJP`` here too), the sampling checks in
+``parity_tests.sampling``, the op catalog in ``parity_tests.engine.ops``. ``parity_tests.suite``
+and ``parity_tests.tools`` are this repository's own suite and tools. A name is imported when it
 is first used: importing the package (as pytest does for its plugin) imports no torch.
 """
 
@@ -25,10 +28,12 @@ _WHERE = {
     # declarations
     "Pair": "registry", "Param": "registry", "grid": "registry", "nested": "registry", "axes": "layouts",
     "Tolerance": "tolerances", "Trajectory": "trajectory", "Optimizer": "trajectory",
+    "Engine": "engines", "Op": "ops", "Semantic": "ops", "CATALOG": "ops", "SEMANTICS": "ops",
+    "Closure": "conventions", "VJP": "conventions",
     # runners
-    "check": "check", "assert_pair": "judge", "parity_matrix": "plugin",
+    "check": "check", "assert_pair": "judge", "parity_matrix": "engines",
     # results and errors
-    "CheckResult": "check", "CheckFailed": "check", "Verdict": "judge",
+    "CheckResult": "check", "EngineCheckResult": "check", "CheckFailed": "check", "Verdict": "judge",
     "DeclarationError": "layouts", "HarnessError": "harness", "CaseError": "judge",
 }
 

@@ -17,7 +17,16 @@ pair of functions, else attributes, whose gradient and result names are found by
 the layer once); each torch parameter from the reference arrays of a matching name and a
 fitting shape (the same shape, a permutation of it, or the same sizes with axes of one).
 Anything ambiguous is an error that lists the candidates; declare ``params=`` or
-``convention=`` to settle it.
+``convention=`` to settle it. A layer that returns its backward (``out, backprop = layer(x)``)
+is a ``Closure``, a ``(f, vjp)`` pair whose f returns its output alone is a ``VJP``.
+
+An autograd engine is checked over the op catalog, or over the ops named:
+
+    >>> check(MY_ENGINE)              # every catalog entry it covers; the rest listed as not covered
+    >>> check(MY_ENGINE, "matmul")    # one op, every configuration of its grid
+
+each configuration at one seed in each of the engine's dtypes, with the same explanation a
+matrix failure gives (see ``engines`` and ``ops``).
 """
 
 from __future__ import annotations
@@ -31,11 +40,12 @@ import numpy as np
 import torch
 
 from parity_tests.engine import structure
-from parity_tests.engine.conventions import Attributes, Convention, Dicts, Functional, NamedArrays
-from parity_tests.engine.harness import as_module, draw_setup, torch_arrays, torch_values
-from parity_tests.engine.judge import Verdict, judge_case
+from parity_tests.engine.conventions import VJP, Attributes, Closure, Convention, Dicts, Functional, NamedArrays
+from parity_tests.engine.engines import Engine
+from parity_tests.engine.harness import HarnessError, as_module, draw_setup, torch_arrays, torch_values
+from parity_tests.engine.judge import CaseError, Verdict, judge_case
 from parity_tests.engine.layouts import DeclarationError, Layout
-from parity_tests.engine.registry import Case, Config, Pair, Param, input_maker
+from parity_tests.engine.registry import Case, Config, Pair, Param, cases, input_maker
 from parity_tests.engine.structure import leaves
 
 SYNONYMS = [{"w", "weight", "weights", "kernel"}, {"b", "bias", "biases", "intercept"},
@@ -44,6 +54,8 @@ SYNONYMS = [{"w", "weight", "weights", "kernel"}, {"b", "bias", "biases", "inter
 GRAD_PATTERNS = ["grad_{}", "d{}", "{}_grad", "d_{}", "grad{}"]
 OUTPUT_NAMES = ["output", "out", "y", "Y"]
 GRAD_INPUT_NAMES = ["dinputs", "grad_input", "grad_in", "dx", "dX", "grad_x"]
+STORE_NAMES = [("params", "grads"), ("parameters", "gradients")]
+CLEAR_NAMES = ["zero_grads", "zero_grad"]
 
 
 class CheckFailed(AssertionError):
@@ -83,17 +95,28 @@ class CheckResult:
         return "\n".join(lines)
 
 
-def check(layer, module, *inputs, params: tuple[Param, ...] | None = None,
+def check(layer, module=None, *inputs, params: tuple[Param, ...] | None = None,
           convention: Convention | None = None, input_layout: tuple[int, ...] | None = None,
           output_layout: tuple[int, ...] | None = None, backward: str = "backward", name: str | None = None,
           names: tuple[str, ...] | None = None, constant: tuple[str, ...] = (), verbose: bool = True,
-          raises: bool = True) -> CheckResult:
+          raises: bool = True) -> CheckResult | EngineCheckResult:
     """Check ``layer`` against ``module`` on ``inputs`` (as the layer takes them, nested where it
     takes a tuple: ``x, (h0, c0)``); see the module doc. Inputs are named ``input``,
     ``input1``... or by ``names``; every floating one is differentiated unless named in
     ``constant`` (a target, a mask), integer and boolean ones never are (indices). A failed
     check raises CheckFailed (an AssertionError: a test calling it fails) with the verdict;
-    ``raises=False`` returns the failing result instead, which is falsy."""
+    ``raises=False`` returns the failing result instead, which is falsy.
+
+    ``check(engine)`` checks an ``Engine`` over the op catalog; ``check(engine, "sum")``, or a
+    list of names, over those ops (``check_engine``)."""
+    if isinstance(layer, Engine):
+        if inputs:
+            raise DeclarationError("check(engine, ops): an engine is checked on the catalog's own inputs; give no "
+                                   "inputs")
+        return check_engine(layer, module, verbose=verbose, raises=raises)
+    if module is None:
+        raise DeclarationError("check(layer, module, *inputs): no torch twin given: a module, or a torch function "
+                               "(torch.tanh)")
     module = as_module(module)  # a plain torch function (torch.matmul) is a module without parameters
     given = [np.asarray(x) for x in leaves(inputs)]
     names = tuple(names) if names is not None else tuple("input" if i == 0 else f"input{i}"
@@ -110,7 +133,7 @@ def check(layer, module, *inputs, params: tuple[Param, ...] | None = None,
                                                                                                   strict=True)))))
     outputs, exact = _output_structure(module, arguments, dict(zip(names, torch_inputs, strict=True)))
     pair = Pair(
-        name=name or (type(layer).__name__ if not isinstance(layer, tuple) else layer[0].__name__),
+        name=name or _name(layer),
         reference=lambda c: copy.deepcopy(layer), torch=lambda c: copy.deepcopy(module),
         inputs=tuple(_given(x, n, n in constant) for x, n in zip(torch_inputs, names, strict=True)),
         configs=(Config(id="given"),), params=tuple(params), convention=convention,
@@ -132,6 +155,96 @@ def check(layer, module, *inputs, params: tuple[Param, ...] | None = None,
     if verbose:
         print(result)
     return result
+
+
+# -- an engine over the op catalog ---------------------------------------------------------------
+
+
+@dataclass
+class EngineCheckResult:
+    engine: Engine
+    cases: dict[str, dict[str, list[Verdict]]]  # catalog entry -> case id -> every tensor's verdict
+    not_covered: dict[str, str]  # catalog entry -> why the engine does not cover it
+
+    @property
+    def failed(self) -> dict[str, list[Verdict]]:
+        """Each failing entry's failing verdicts."""
+        found = {entry: [v for verdicts in by_case.values() for v in verdicts if not v.passed]
+                 for entry, by_case in self.cases.items()}
+        return {entry: verdicts for entry, verdicts in found.items() if verdicts}
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __str__(self) -> str:
+        from parity_tests.engine.ops import BY_NAME, Semantic
+
+        engine, failed = self.engine, self.failed
+        semantics = sum(isinstance(BY_NAME.get(entry), Semantic) for entry in self.cases)
+        lines = [f"engine check of {engine.label}: {_count(len(self.cases), 'catalog entry', 'catalog entries')} "
+                 f"({_count(len(self.cases) - semantics, 'op')}, {_count(semantics, 'semantic')}), "
+                 f"{_count(sum(map(len, self.cases.values())), 'case')} in {' and '.join(engine.dtypes)}"]
+        passed = [entry for entry in self.cases if entry not in failed]
+        lines.append(f"  passed {len(passed)}: {', '.join(passed) or 'none'}")
+        if failed:
+            lines.append(f"  failed {len(failed)}: " + ", ".join(
+                f"{entry} ({sum(not all(v.passed for v in vs) for vs in self.cases[entry].values())} of "
+                f"{len(self.cases[entry])} cases)" for entry in failed))
+        by_reason: dict[str, list[str]] = {}
+        for entry, reason in self.not_covered.items():
+            by_reason.setdefault(reason, []).append(entry)
+        if by_reason:
+            lines.append(f"  not covered {len(self.not_covered)}: " + "; ".join(
+                f"{', '.join(entries)} ({reason})" for reason, entries in by_reason.items()))
+        if "float32" not in engine.dtypes:
+            lines.append(f"  float32: not run: the engine declares dtypes={engine.dtypes}")
+        for verdicts in failed.values():  # the first failure of each entry, explained
+            more = f"\n  ({len(verdicts) - 1} more failing tensor(s) of this entry)" if len(verdicts) > 1 else ""
+            lines += ["", verdicts[0].message + more]
+        lines += ["", "FAILED"] if failed else ["PASSED"]
+        return "\n".join(lines)
+
+
+def _count(n: int, one: str, several: str | None = None) -> str:
+    return f"{n} {one if n == 1 else several or one + 's'}"
+
+
+def check_engine(engine: Engine, selection=None, verbose: bool = True, raises: bool = True) -> EngineCheckResult:
+    """Every case of every catalog entry ``engine`` covers (of ``selection``: a name, an Op, or a
+    list of them), at one seed in each of its dtypes. What it does not cover is listed; a named
+    entry it does not cover is a DeclarationError. A failure raises CheckFailed with the
+    verdict unless ``raises=False``; a case the engine raises on is a failure of its entry."""
+    from parity_tests.engine.ops import engine_pairs
+
+    if selection is not None and not isinstance(selection, list | tuple):
+        selection = [selection]
+    pairs, missing = engine_pairs(engine, selection)
+    judged = {}
+    for pair in pairs:
+        by_case = {}
+        for case in cases([pair], pair.dtypes, seeds=1):
+            try:
+                by_case[case.id] = judge_case(case)
+            except (CaseError, HarnessError) as error:  # CaseError names the case; HarnessError does not
+                text = str(error) if str(error).startswith(case.id) else f"{case.id}: {error}"
+                by_case[case.id] = [Verdict("raised", False, np.inf, np.inf, np.inf, 0.0, 0.0, text)]
+        judged[pair.name.split(".", 1)[1]] = by_case
+    result = EngineCheckResult(engine, judged, missing)
+    if raises and not result:
+        raise CheckFailed(str(result))
+    if verbose:
+        print(result)
+    return result
+
+
+def _name(layer) -> str:
+    if isinstance(layer, tuple):
+        return layer[0].__name__
+    return getattr(layer, "__name__", None) or type(layer).__name__  # a function's own name, else its class's
 
 
 def _shaped(inputs: tuple, names) -> tuple:
@@ -171,17 +284,38 @@ def _given(x: np.ndarray, name: str, constant: bool):
 
 def infer_convention(layer, arguments, inputs: dict, backward: str = "backward") -> Convention:
     """The convention of ``layer``, which takes ``inputs`` (by name) as ``arguments`` (their structure)."""
+    given = list(structure.build(arguments, {n: x.astype(np.float64) if np.issubdtype(x.dtype, np.floating) else x
+                                             for n, x in inputs.items()}))
     if isinstance(layer, tuple) and len(layer) == 2 and all(callable(f) for f in layer):
         names = list(inspect.signature(layer[0]).parameters)[len(arguments):]
+        if not names and not isinstance(layer[0](*given), tuple):  # f(x) -> out: a function and its vjp
+            return VJP()
         return Functional(params=tuple(names))
     if callable(getattr(layer, "named_params", None)):
         return NamedArrays()
-    given = list(structure.build(arguments, {n: x.astype(np.float64) if np.issubdtype(x.dtype, np.floating) else x
-                                             for n, x in inputs.items()}))
+    if callable(layer) and not callable(getattr(layer, "forward", None)):
+        returned = copy.deepcopy(layer)(*given)
+        if isinstance(returned, tuple) and len(returned) == 2 and callable(returned[1]):
+            return _infer_closure(layer)
     for params, grads in (("parameters", "gradients"), ("params", "grads")):
         if isinstance(getattr(layer, params, None), dict) and isinstance(getattr(layer, grads, None), dict):
             return Dicts(params, grads, **_probe(layer, given, backward)[2])
     return _infer_attributes(layer, given, backward)
+
+
+def _infer_closure(layer) -> Closure:
+    """A closure-style layer's stores: dicts of the usual names on the layer, or on one object
+    it holds (``store.params``); its clear hook, where it has one of the usual names."""
+    holders = [("", layer)] + [(f"{k}.", v) for k, v in (vars(layer).items() if hasattr(layer, "__dict__") else [])
+                                if hasattr(v, "__dict__")]
+    stores = [(f"{prefix}{p}", f"{prefix}{g}") for prefix, holder in holders for p, g in STORE_NAMES
+              if isinstance(getattr(holder, p, None), dict) and isinstance(getattr(holder, g, None), dict)]
+    if len(stores) > 1:
+        raise DeclarationError(f"cannot infer the stores of {_name(layer)}: {stores} all fit; declare "
+                               "convention=Closure(params=..., grads=...)")
+    params, grads = stores[0] if stores else (None, None)
+    clear = next((n for n in CLEAR_NAMES if callable(getattr(layer, n, None))), None)
+    return Closure(params=params, grads=grads, clear=clear)
 
 
 def _probe(layer, given, backward):

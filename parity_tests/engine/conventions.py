@@ -12,6 +12,13 @@ in any of these styles is checked as it is, with no wrapper class.
 - ``Functional(params=("w", "b"))``: the course style. The pair's reference factory returns
   ``(forward, backward)``, ``forward(x, *params) -> (out, cache)`` and
   ``backward(dout, cache) -> (dx, *dparams)``.
+- ``VJP(params=("w", "b"))``: plain function pairs. The factory returns ``(f, vjp)``,
+  ``f(x, *params) -> out`` and ``vjp(x, *params, dout) -> (dx, *dparams)`` (``order`` names
+  another argument order: autograd's ``vjp(ans, x, g)`` is ``order=("output", "inputs", "upstreams")``).
+- ``Closure(params="params", grads="grads")``: layers that return their backward:
+  ``out, backprop = layer(x)``, ``dx = backprop(dout)``; parameters and their gradients in
+  a store (dicts at attributes, dotted paths ``"store.params"``, or functions of the layer).
+- ``Engine(...)`` (``engines``): an autograd engine's tensors, checked op by op.
 
 A layer takes its inputs as arguments, in the pair's order (nested where the pair declares
 ``arguments``), and its backward one upstream gradient per differentiable output. It gives
@@ -383,11 +390,12 @@ class Functional(Convention):
     ``rnn_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db)``."""
 
     params: tuple[str, ...] = ()
+    functions = "(forward, backward)"  # what the reference factory returns, for messages
 
     def prepare(self, obj, pair_name):
         if not (isinstance(obj, tuple) and len(obj) == 2 and all(callable(f) for f in obj)):
-            raise DeclarationError(f"pair {pair_name}: the Functional convention expects the reference factory to "
-                                   f"return (forward, backward), two functions; got {type(obj).__name__}")
+            raise DeclarationError(f"pair {pair_name}: the {type(self).__name__} convention expects the reference "
+                                   f"factory to return {self.functions}, two functions; got {type(obj).__name__}")
         return FunctionalLayer(*obj)
 
     def names(self, layer):
@@ -419,16 +427,151 @@ class Functional(Convention):
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def backward(self, layer, method, upstreams, inputs, every_input):
-        returned = layer.backward(*upstreams, layer.cache)
+        return self._gradients(layer, layer.backward(*upstreams, layer.cache), inputs, every_input)
+
+    def _gradients(self, layer, returned, inputs, every_input) -> tuple:
+        """The input gradients of what the backward returned; the parameters' kept in ``layer.grads``."""
         name = getattr(layer.backward, "__name__", "backward")
         if not self.params:
             return input_gradients(returned, inputs, every_input, name)  # dx alone (relu_backward)
+        if isinstance(returned, np.ndarray) and len(inputs) + len(self.params) == 1:
+            returned = (returned,)  # one parameter's gradient alone: the course's word_embedding_backward -> dW
         counts = {len(inputs) + len(self.params), len(every_input) + len(self.params)}
         if not isinstance(returned, tuple) or len(returned) not in counts:
             got = f"a tuple of {len(returned)}" if isinstance(returned, tuple) else type(returned).__name__
             wanted = ", ".join(["d" + n for n in inputs] + ["d" + p for p in self.params])
-            raise DeclarationError(f"{name} returned {got}; the Functional convention expects "
+            raise DeclarationError(f"{name} returned {got}; the {type(self).__name__} convention expects "
                                    f"{len(inputs) + len(self.params)} values ({wanted})")
         *grad_inputs, = returned[:len(returned) - len(self.params)]
         layer.grads = dict(zip(self.params, returned[len(grad_inputs):], strict=True))
         return input_gradients(tuple(grad_inputs), inputs, every_input, name)
+
+
+VJP_PARTS = ("inputs", "output", "upstreams")
+
+
+@dataclass(frozen=True)
+class VJP(Functional):
+    """``f(*inputs, *params) -> out`` and ``vjp(*inputs, *params, *upstreams) -> (*dinputs,
+    *dparams)``: a function and its vector-Jacobian product, nothing cached between them.
+    ``order`` is the order of the vjp's arguments, of ``"inputs"`` (with the parameters after
+    them), ``"output"`` (what f returned) and ``"upstreams"``: autograd's ``vjp(ans, x, g)`` is
+    ``order=("output", "inputs", "upstreams")``."""
+
+    order: tuple[str, ...] = ("inputs", "upstreams")
+    functions = "(f, vjp)"
+
+    def __post_init__(self):
+        if unknown := [part for part in self.order if part not in VJP_PARTS]:
+            raise DeclarationError(f"VJP(order={self.order!r}): {unknown} are not among {VJP_PARTS}")
+
+    def forward(self, layer, arguments, training=True):
+        given = (*arguments, *(layer.params[name] for name in self.params))
+        output = layer.forward(*given, **self.mode_keywords(training))
+        layer.cache = given, output
+        return output
+
+    def backward(self, layer, method, upstreams, inputs, every_input):
+        given, output = layer.cache
+        parts = {"inputs": given, "output": (output,), "upstreams": tuple(upstreams)}
+        returned = layer.backward(*(value for part in self.order for value in parts[part]))
+        return self._gradients(layer, returned, inputs, every_input)
+
+
+# -- layers that return their backward ---------------------------------------------------------
+
+
+Place = str | Callable | None  # a dict's attribute (dotted: "store.params") or a function of the layer
+
+
+@dataclass
+class ClosureLayer:
+    """What the harness holds for a closure-style layer: the layer and the backward its last
+    forward returned."""
+
+    layer: Any
+    backprop: Callable | None = None
+
+
+@dataclass(frozen=True)
+class Closure(Convention):
+    """``out, backprop = layer(*inputs)`` and ``backprop(*upstreams) -> dinputs``: each forward
+    returns the function that computes its input gradients (Thinc's ``begin_update``, a
+    JAX-style ``vjp``). Parameters, their gradients and state live in stores: ``params``,
+    ``grads`` and ``state`` each name a dict attribute (dotted paths reach into an object:
+    ``"store.params"``) or are a function of the layer that returns the dict; None where the
+    layer has none. ``call`` names the method that runs forward (``"begin_update"``); by
+    default the layer itself is called. A store the backward adds into needs its ``clear``
+    hook (``clear="zero_grads"``): the harness runs a decoy batch first."""
+
+    params: Place = "params"
+    grads: Place = "grads"
+    state: Place = None
+    call: str | None = None
+
+    def _store(self, layer, role: str) -> dict:
+        where = getattr(self, role)
+        if where is None:
+            return {}
+        try:
+            found = where(layer) if callable(where) else _object_at(layer, where)
+        except AttributeError:
+            found = None
+        if not isinstance(found, dict):
+            raise DeclarationError(f"the Closure convention declares {role}={where!r}, but the "
+                                   f"{type(layer).__name__} object gives {type(found).__name__} there, not a dict")
+        return found
+
+    def prepare(self, obj, pair_name):
+        if self.call is None and not callable(obj):
+            raise DeclarationError(f"pair {pair_name}: the Closure convention calls the layer (out, backprop = "
+                                   f"layer(x)), but the {type(obj).__name__} object is not callable; declare the "
+                                   f"method that is, call=\"<method>\" (its methods: {_public_methods(obj)})")
+        if self.call is not None:
+            _method(obj, self.call, self)
+        for role in ("params", "grads", "state"):
+            self._store(obj, role)
+        return ClosureLayer(obj)
+
+    def run_init(self, layer, inputs):
+        super().run_init(layer.layer, inputs)
+
+    def run_clear(self, layer):
+        super().run_clear(layer.layer)
+
+    def train(self, layer, training, pair_name):
+        super().train(layer.layer, training, pair_name)
+
+    def _arrays(self, layer) -> dict:
+        return self._store(layer.layer, "params") | self._store(layer.layer, "state")
+
+    def names(self, layer):
+        return {name for name, value in self._arrays(layer).items() if isinstance(value, np.ndarray)}
+
+    def read(self, layer, name):
+        return self._arrays(layer).get(name)
+
+    def load(self, layer, values, dtype):
+        state = self._store(layer.layer, "state")
+        for name, value in values.items():
+            (state if name in state else self._store(layer.layer, "params"))[name] = value.astype(dtype)
+
+    def grad(self, layer, name):
+        return self._store(layer.layer, "grads").get(name)
+
+    def where(self, name):
+        return f"{self.grads}[{name!r}]" if isinstance(self.grads, str) else f"the grads store's {name!r}"
+
+    def forward(self, layer, arguments, training=True):
+        call = layer.layer if self.call is None else getattr(layer.layer, self.call)
+        returned = call(*arguments, **self.mode_keywords(training))
+        what = getattr(call, "__qualname__", type(layer.layer).__name__)
+        if not (isinstance(returned, tuple) and len(returned) == 2 and callable(returned[1])):
+            got = f"a tuple of {len(returned)}" if isinstance(returned, tuple) else type(returned).__name__
+            raise DeclarationError(f"{what} returned {got}; the Closure convention expects (out, backprop), "
+                                   "backprop a function of the upstream gradient")
+        output, layer.backprop = returned
+        return output
+
+    def backward(self, layer, method, upstreams, inputs, every_input):
+        return input_gradients(layer.backprop(*upstreams), inputs, every_input, "the backprop its forward returned")

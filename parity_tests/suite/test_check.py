@@ -111,3 +111,16 @@ def test_a_failed_check_fails_the_test_that_calls_it():
     text = str(raised.value)
     assert "  float64: 3 of 4 tensors match torch; failed: grad b" in text and text.endswith("FAILED")
     assert isinstance(raised.value, AssertionError)
+
+
+def test_a_check_without_its_twin_says_what_to_give():
+    with pytest.raises(DeclarationError, match=r"check\(layer, module, \*inputs\): no torch twin given"):
+        check(own.SeedLinear(3, 4))
+
+
+def test_an_engine_is_checked_on_the_catalogs_inputs_alone():
+    from parity_tests import Engine
+    from parity_tests.suite.own_engines import Tensor
+
+    with pytest.raises(DeclarationError, match="an engine is checked on the catalog's own inputs; give no inputs"):
+        check(Engine(tensor=Tensor, ops=("mul",)), "mul", X)

@@ -42,6 +42,15 @@ def test_the_examples_run_and_print_what_the_readme_shows():
     assert callable(namespace["test_tanh"])
 
 
+def test_the_engine_example_runs_and_prints_what_the_readme_shows():
+    index = next(i for i, (_, code) in enumerate(BLOCKS) if "Engine(" in code)
+    (python, example), (_, printed) = BLOCKS[index:index + 2]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(example, {})
+    assert python == "python" and numbers_blurred(out.getvalue()) == numbers_blurred(printed)
+
+
 def test_every_link_leads_to_a_file():
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", README):
         assert (ROOT / target).exists(), target

@@ -85,13 +85,11 @@ LSTM = Pair(
     configs=grid("N{N}T{T}D{D}H{H}", N=[2], T=[1, 8], D=[3], H=[4]), params=RECURRENT_PARAMS,
     convention=Functional(params=("Wx", "Wh", "b")),
 )
-# W is an input: the convention takes a backward's one array as one input's gradient, and a
-# tuple for its parameters' (word_embedding_backward returns dW alone)
 WORD_EMBEDDING = Pair(
     name="word_embedding", reference=lambda c: (own.word_embedding_forward, own.word_embedding_backward),
-    torch=lambda c: F.embedding, inputs=(integers("V", "N", "T", name="x"), normal("V", "D", name="W")),
+    torch=lambda c: nn.Embedding(c.V, c.D), inputs=(integers("V", "N", "T", name="x"),),
     configs=grid("N{N}T{T}V{V}D{D}", N=[2], T=[3, 8], V=[5], D=[4]),  # N T > V: some index repeats
-    convention=Functional(),
+    params=(Param("W", "weight"),), convention=Functional(params=("W",)),
 )
 TEMPORAL_AFFINE = Pair(
     name="temporal_affine", reference=lambda c: (own.temporal_affine_forward, own.temporal_affine_backward),
