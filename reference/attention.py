@@ -99,7 +99,9 @@ class MultiheadAttention(Layer):
       P_h = softmax(q_h k_h^T / sqrt(d) + mask),  out = concat_h(P_h v_h) W_out + b_out,
       weights = mean_h P_h.
     ``key_padding_mask`` (N, S), boolean, True = ignore that key (torch's meaning): score -inf. A
-    query with every key ignored gives NaN, as torch's MultiheadAttention does.
+    query with every key ignored gives NaN, as torch's MultiheadAttention does. ``causal=True``
+    keeps keys j <= i for query i (tril of (L, S), top-left aligned as ScaledDotProductAttention's):
+    torch's attn_mask of the strict upper triangle. Both masks are constants: no gradient.
     With c = 1 / sqrt(d), G = d_out W_out^T split into heads and s_h the scaled masked scores:
       dL/dW_out = concat_h(P_h v_h)^T d_out,  dL/dP_h = G_h v_h^T + d_weights / H  (the mean's share),
       dL/ds_h = P_h * (dL/dP_h - rowsum(P_h * dL/dP_h)),
@@ -108,14 +110,14 @@ class MultiheadAttention(Layer):
     ``backward(d_out, d_weights)`` returns (d_query, d_key, d_value).
     """
 
-    def __init__(self, embed_dim, num_heads, bias=True, rng=None):
+    def __init__(self, embed_dim, num_heads, bias=True, causal=False, rng=None):
         super().__init__()
         if embed_dim % num_heads:
             raise ValueError(
                 f"MultiheadAttention: expected embed_dim divisible by num_heads, got {embed_dim} and {num_heads}"
             )
         rng = rng or np.random.default_rng()
-        self.embed_dim, self.num_heads = embed_dim, num_heads
+        self.embed_dim, self.num_heads, self.causal = embed_dim, num_heads, causal
         self.scale = 1.0 / math.sqrt(embed_dim // num_heads)
         # torch's initialisation: Xavier-uniform packed projection, out_proj as a Linear, zero biases
         bound_in = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))
@@ -141,6 +143,8 @@ class MultiheadAttention(Layer):
             _split_heads(_affine(x, w, b), h) for x, w, b in zip(self.inputs, w_qkv, b_qkv, strict=True)
         )
         scores = self.q @ _swap(self.k) * self.scale
+        if self.causal:
+            scores = np.where(np.tril(np.ones(scores.shape[-2:], dtype=bool)), scores, -np.inf)
         if key_padding_mask is not None:
             scores = np.where(key_padding_mask[:, None, None, :], -np.inf, scores)  # every head, every query
         self.p = _softmax(scores)

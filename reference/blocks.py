@@ -1,13 +1,17 @@
-"""Blocks built from the other layers: the seed's residual block and the SE blocks."""
+"""Blocks built from the other layers: the seed's residual block, the SE blocks, a pre-norm
+transformer block, and two character-level language models (an LSTM, a one-block transformer)."""
 
 import numpy as np
 
-from reference.activations import ReLU, Sigmoid
-from reference.base import Layer, check_input
+from reference.activations import GELU, ReLU, Sigmoid
+from reference.attention import MultiheadAttention
+from reference.base import Layer, check_input, check_shape
 from reference.conv import Conv2d
+from reference.embedding import Embedding, check_indices
 from reference.linear import Linear
-from reference.norm import BatchNorm2d
+from reference.norm import BatchNorm2d, LayerNorm
 from reference.pooling import GlobalAvgPool2d
+from reference.recurrent import LSTM
 
 
 class ResidualBlock(Layer):
@@ -119,3 +123,112 @@ class SEResNetBlock(Layer):
         grad_main = self.conv1.backward(self.bn1.backward(self.relu1.backward(grad_main)))
         grad_shortcut = self.shortcut_conv.backward(self.shortcut_bn.backward(g)) if self.projects else g
         return grad_main + grad_shortcut
+
+
+class TransformerBlock(Layer):
+    """Pre-norm transformer block with causal self-attention:
+
+      a = x + MHA(LN1(x)),  y = a + fc2(GELU(fc1(LN2(a)))),  MHA causal (position t sees 0..t).
+
+    x, a, y: (N, T, E); fc1: E -> hidden, fc2: hidden -> E, applied to the (N * T, .) rows.
+    With g = dL/dy, the residuals add their branch's gradient to the identity's:
+      dL/da = g + LN2^T(fc1^T(GELU'(fc2^T g))),  dL/dx = dL/da + LN1^T(d_query + d_key + d_value),
+    where MHA^T gets dL/da for its output and zero for its (unused) weights, and LN1(x) feeds
+    all three projections.
+    """
+
+    def __init__(self, embed_dim, num_heads, hidden, rng=None):
+        super().__init__()
+        rng = rng or np.random.default_rng()
+        self.norm1 = LayerNorm(embed_dim)
+        self.attention = MultiheadAttention(embed_dim, num_heads, causal=True, rng=rng)
+        self.norm2 = LayerNorm(embed_dim)
+        self.fc1 = Linear(embed_dim, hidden, rng=rng)
+        self.gelu = GELU()
+        self.fc2 = Linear(hidden, embed_dim, rng=rng)
+
+    def forward(self, x):
+        check_input(x, "TransformerBlock input", ("N", "T", self.attention.embed_dim))
+        h = self.norm1(x)
+        attended, weights = self.attention(h, h, h)
+        self.weights_shape = weights.shape
+        a = x + attended
+        rows = self.norm2(a).reshape(-1, a.shape[-1])  # (N * T, E): Linear takes rows
+        return self._remember_output(a + self.fc2(self.gelu(self.fc1(rows))).reshape(a.shape))
+
+    def backward(self, grad_out):
+        g = self._check_grad(grad_out)
+        d_rows = self.fc1.backward(self.gelu.backward(self.fc2.backward(g.reshape(-1, g.shape[-1]))))
+        d_a = g + self.norm2.backward(d_rows.reshape(g.shape))
+        d_query, d_key, d_value = self.attention.backward(d_a, np.zeros(self.weights_shape, dtype=g.dtype))
+        return d_a + self.norm1.backward(d_query + d_key + d_value)
+
+
+class CharTransformer(Layer):
+    """A one-block causal transformer language model over characters, with a learned position
+    embedding (one row per position, added to the token's):
+
+      h = token[idx] + position[0..T-1],  logits = LN(TransformerBlock(h)) W + b.
+
+    idx: (N, T) integers in [0, vocab - 1], T <= context; logits: (N * T, vocab), the rows in
+    (n, t) order, so a loss over rows scores every step (with targets the next characters).
+    The position rows' gradient is the batch's sum of dL/dh; idx gets none: backward returns None.
+    """
+
+    def __init__(self, vocab, embed_dim, num_heads, hidden, context, rng=None):
+        super().__init__()
+        rng = rng or np.random.default_rng()
+        self.token = Embedding(vocab, embed_dim, rng=rng)
+        self.position = Embedding(context, embed_dim, rng=rng)
+        self.block = TransformerBlock(embed_dim, num_heads, hidden, rng=rng)
+        self.norm = LayerNorm(embed_dim)
+        self.head = Linear(embed_dim, vocab, rng=rng)
+
+    def forward(self, idx):
+        vocab, context = self.token.params["weight"].shape[0], self.position.params["weight"].shape[0]
+        check_indices(idx, "CharTransformer input", vocab)
+        check_shape("CharTransformer input", idx.shape, ("N", "T"))
+        if idx.shape[1] > context:
+            raise ValueError(f"CharTransformer input: expected at most {context} positions, got {idx.shape[1]}")
+        h = self.token(idx) + self.position(np.arange(idx.shape[1]))  # (N, T, E) + (T, E): every sample
+        self.hidden_shape = h.shape
+        rows = self.norm(self.block(h)).reshape(-1, h.shape[-1])
+        return self._remember_output(self.head(rows))
+
+    def backward(self, grad_out):
+        g = self._check_grad(grad_out)
+        d_h = self.block.backward(self.norm.backward(self.head.backward(g).reshape(self.hidden_shape)))
+        self.token.backward(d_h)
+        self.position.backward(d_h.sum(axis=0))  # each position's row was added to every sample
+        return None
+
+
+class CharLSTM(Layer):
+    """A character-level LSTM language model: h_t = LSTM(token[idx])_t, logits_t = h_t W + b.
+
+    idx: (N, T) integers in [0, vocab - 1]; the LSTM is batch_first and starts from the zero
+    state; logits: (N * T, vocab), the rows in (n, t) order, so a loss over rows scores every step.
+    The final states (h_n, c_n) are not used: backward gives them zero upstream gradients, so
+    the whole gradient reaches the LSTM through its outputs. idx gets none: backward returns None.
+    """
+
+    def __init__(self, vocab, embed_dim, hidden_size, rng=None):
+        super().__init__()
+        rng = rng or np.random.default_rng()
+        self.token = Embedding(vocab, embed_dim, rng=rng)
+        self.lstm = LSTM(embed_dim, hidden_size, batch_first=True, rng=rng)
+        self.head = Linear(hidden_size, vocab, rng=rng)
+
+    def forward(self, idx):
+        check_indices(idx, "CharLSTM input", self.token.params["weight"].shape[0])
+        check_shape("CharLSTM input", idx.shape, ("N", "T"))
+        output, (h_n, _) = self.lstm(self.token(idx))
+        self.lstm_output_shape, self.final_shape = output.shape, h_n.shape
+        return self._remember_output(self.head(output.reshape(-1, output.shape[-1])))
+
+    def backward(self, grad_out):
+        g = self._check_grad(grad_out)
+        d_output = self.head.backward(g).reshape(self.lstm_output_shape)
+        d_h_n, d_c_n = np.zeros(self.final_shape, dtype=g.dtype), np.zeros(self.final_shape, dtype=g.dtype)
+        self.token.backward(self.lstm.backward(d_output, (d_h_n, d_c_n)))
+        return None

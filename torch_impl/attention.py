@@ -35,15 +35,18 @@ class MultiheadAttention(nn.Module):
     """nn.MultiheadAttention(batch_first=True) under ``attention``, returning (out, weights averaged over heads).
 
     query: (N, L, E), key and value: (N, S, E); key_padding_mask: boolean (N, S), True = ignore that key.
+    ``causal=True``: attn_mask True above the diagonal of (L, S) (torch's True = not allowed), so
+    query i attends to keys j <= i.
     """
 
-    def __init__(self, embed_dim, num_heads, bias=True):
+    def __init__(self, embed_dim, num_heads, bias=True, causal=False):
         super().__init__()
         if embed_dim % num_heads:  # torch only asserts
             raise ValueError(
                 f"MultiheadAttention: expected embed_dim divisible by num_heads, got {embed_dim} and {num_heads}"
             )
         self.attention = nn.MultiheadAttention(embed_dim, num_heads, bias=bias, batch_first=True)
+        self.causal = causal
 
     def forward(self, query, key, value, key_padding_mask=None):
         name, e = "MultiheadAttention", self.attention.embed_dim
@@ -53,9 +56,11 @@ class MultiheadAttention(nn.Module):
         _check_dtypes(name, query, key, value)
         if key_padding_mask is not None:
             _check_padding_mask(name, key_padding_mask, tuple(key.shape[:2]))
-        out, weights = self.attention(
-            query, key, value, key_padding_mask=key_padding_mask, need_weights=True, average_attn_weights=True
-        )
+        attn_mask = None
+        if self.causal:
+            attn_mask = torch.ones(query.shape[1], key.shape[1], dtype=torch.bool, device=query.device).triu(1)
+        out, weights = self.attention(query, key, value, key_padding_mask=key_padding_mask, need_weights=True,
+                                      attn_mask=attn_mask, average_attn_weights=True)
         return out, weights
 
 

@@ -1,10 +1,15 @@
 """Twins of reference/blocks.py. The SE blocks follow the seed's PyTorch code module for
-module (same structure and parameter names); input checks are added."""
+module (same structure and parameter names); input checks are added. The transformer block and
+the language models are torch's own modules (nn.LayerNorm, nn.Linear, nn.GELU, nn.Embedding)
+and the twins of MultiheadAttention (nn.MultiheadAttention under ``attention``) and LSTM (nn.LSTM)."""
 
 import torch
 from torch import nn
 
-from torch_impl.base import check_input
+from torch_impl.attention import MultiheadAttention
+from torch_impl.base import check_input, check_shape
+from torch_impl.embedding import check_indices
+from torch_impl.recurrent import LSTM
 
 
 class ResidualBlock(nn.Module):
@@ -69,3 +74,60 @@ class SEResNetBlock(nn.Module):
         out = self.se(self.bn2(self.conv2(out)))
         out += self.shortcut(x)
         return torch.relu(out)
+
+
+class TransformerBlock(nn.Module):
+    """a = x + MHA(LN1(x)) (causal), y = a + fc2(GELU(fc1(LN2(a)))); x, y: (N, T, E)."""
+
+    def __init__(self, embed_dim, num_heads, hidden):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(embed_dim)
+        self.attention = MultiheadAttention(embed_dim, num_heads, causal=True)
+        self.norm2 = nn.LayerNorm(embed_dim)
+        self.fc1 = nn.Linear(embed_dim, hidden)
+        self.gelu = nn.GELU()
+        self.fc2 = nn.Linear(hidden, embed_dim)
+
+    def forward(self, x):
+        check_input(x, "TransformerBlock input", ("N", "T", self.norm1.normalized_shape[0]))
+        h = self.norm1(x)
+        a = x + self.attention(h, h, h)[0]
+        return a + self.fc2(self.gelu(self.fc1(self.norm2(a))))
+
+
+class CharTransformer(nn.Module):
+    """logits = LN(TransformerBlock(token[idx] + position[0..T-1])) W + b; idx: (N, T), logits: (N * T, vocab)."""
+
+    def __init__(self, vocab, embed_dim, num_heads, hidden, context):
+        super().__init__()
+        self.token = nn.Embedding(vocab, embed_dim)
+        self.position = nn.Embedding(context, embed_dim)
+        self.block = TransformerBlock(embed_dim, num_heads, hidden)
+        self.norm = nn.LayerNorm(embed_dim)
+        self.head = nn.Linear(embed_dim, vocab)
+
+    def forward(self, idx):
+        vocab, context = self.token.num_embeddings, self.position.num_embeddings
+        check_indices(idx, "CharTransformer input", vocab)
+        check_shape("CharTransformer input", tuple(idx.shape), ("N", "T"))
+        if idx.shape[1] > context:
+            raise ValueError(f"CharTransformer input: expected at most {context} positions, got {idx.shape[1]}")
+        h = self.token(idx) + self.position(torch.arange(idx.shape[1], device=idx.device))
+        return self.head(self.norm(self.block(h))).reshape(-1, vocab)
+
+
+class CharLSTM(nn.Module):
+    """logits_t = LSTM(token[idx])_t W + b from the zero state, batch_first; idx: (N, T), logits: (N * T, vocab)."""
+
+    def __init__(self, vocab, embed_dim, hidden_size):
+        super().__init__()
+        self.token = nn.Embedding(vocab, embed_dim)
+        self.lstm = LSTM(embed_dim, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, vocab)
+
+    def forward(self, idx):
+        vocab = self.token.num_embeddings
+        check_indices(idx, "CharLSTM input", vocab)
+        check_shape("CharLSTM input", tuple(idx.shape), ("N", "T"))
+        output, _ = self.lstm(self.token(idx))
+        return self.head(output).reshape(-1, vocab)

@@ -6,7 +6,9 @@ optimizers to train with. One case is the network trained for ``steps`` steps wi
 optimizer in one dtype: the reference, torch in that dtype and torch in float64 (the judge)
 start from the same drawn values and see the same batches. After every step the loss, every
 parameter, every optimizer state entry and every running statistic are judged, and at the
-``evaluate_after`` steps the network also runs one batch in eval mode and back.
+``evaluate_after`` steps the network also runs one batch in eval mode and back. With ``clip``
+the gradients are clipped by their global norm between backward and the step, and that norm
+(before clipping) is judged after every step too.
 
 The float32 tolerance is the suite's (``tolerances.DEFAULT``): its ``multiple`` term is torch's
 own float32 drift from the float64 judge at that step of the same trajectory, so the bar
@@ -54,11 +56,23 @@ class Optimizer:
 
 
 @dataclass(frozen=True)
+class GradientClip:
+    """Clipping by global norm: ``torch.nn.utils.clip_grad_norm_(parameters, max_norm)`` on the
+    torch side, ``reference(grads, max_norm)`` on the reference side, which takes the gradient
+    arrays as a list and returns (the clipped arrays in the same order, the norm before clipping)."""
+
+    max_norm: float
+    reference: Callable[[list, float], tuple[list, Any]]
+
+
+@dataclass(frozen=True)
 class Trajectory:
     """reference, torch: () -> the network; loss: (reference loss, torch loss) factories;
     data: (rng, dtype) -> (inputs, targets), one batch (called once a step, and for every eval);
+    floating inputs take the case's dtype, integer ones (token indices) stay integers;
     with ``epoch = (steps, n)``, every epoch of that many steps ends on a smaller batch,
-    ``data(rng, dtype, n)``, as a data set that does not divide by the batch size does."""
+    ``data(rng, dtype, n)``, as a data set that does not divide by the batch size does;
+    clip: gradients clipped by their global norm between backward and every step."""
 
     name: str
     reference: Callable[[], Any]
@@ -72,6 +86,7 @@ class Trajectory:
     full_batch: bool = False  # one batch for every step (full-batch gradient descent)
     epoch: tuple[int, int] | None = None  # (steps per epoch, the size of its last batch)
     tolerances: dict[str, Tolerance] = field(default_factory=dict)
+    clip: GradientClip | None = None
 
     is_layer = False  # as the judge asks of a pair: no finite differences here
 
@@ -122,7 +137,7 @@ class _Reference:
     def __init__(self, case: TrajectoryCase, params: list[Param], values, dtype):
         self.network, self.loss = case.pair.reference(), case.pair.loss[0]()
         load_into_reference(case.pair.as_pair(), params, values, self.network, dtype)
-        self.params = params
+        self.params, self.clip = params, case.pair.clip
         self.optimizer = case.optimizer.reference(self.network.named_params())
 
     def train(self, mode: bool):
@@ -134,13 +149,19 @@ class _Reference:
     def step(self, inputs, targets) -> np.ndarray:
         loss = self.forward(inputs, targets)
         self.network.backward(self.loss.backward())
-        self.optimizer.step(self.network.named_grads())
+        grads = self.network.named_grads()
+        if self.clip:
+            clipped, self.grad_norm = self.clip.reference(list(grads.values()), self.clip.max_norm)
+            grads = dict(zip(grads, clipped, strict=True))
+        self.optimizer.step(grads)
         return np.asarray(loss)
 
     def arrays(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         """Copies: the optimizer updates the live arrays in place at the next step."""
         held = self.network.named_params() | self.network.named_state()
         found = {p.reference: np.array(held[p.reference], copy=True) for p in self.params}
+        if self.clip:
+            found["grad norm"] = np.array(self.grad_norm, copy=True)
         for entry in names:
             found |= {f"{entry} {name}": np.array(state[entry], copy=True)
                       for name, state in self.optimizer.state.items() if entry in state}
@@ -151,16 +172,15 @@ class _Torch:
     def __init__(self, case: TrajectoryCase, params: list[Param], values, dtype: torch.dtype):
         self.network, self.loss = case.pair.torch().to(dtype), case.pair.loss[1]()
         load_into_torch(params, values, self.network)
-        self.params, self.dtype = params, dtype
+        self.params, self.dtype, self.clip = params, dtype, case.pair.clip
         self.optimizer = case.optimizer.torch(self.network.parameters())
 
     def train(self, mode: bool):
         self.network.train(mode)
 
     def _tensors(self, inputs, targets):
-        x = torch.from_numpy(inputs.copy()).to(self.dtype)
-        t = torch.from_numpy(targets.copy())
-        return x, t.to(self.dtype) if t.is_floating_point() else t
+        x, t = torch.from_numpy(inputs.copy()), torch.from_numpy(targets.copy())
+        return tuple(a.to(self.dtype) if a.is_floating_point() else a for a in (x, t))
 
     def forward(self, inputs, targets) -> torch.Tensor:
         x, t = self._tensors(inputs, targets)
@@ -172,15 +192,19 @@ class _Torch:
         self.optimizer.zero_grad()
         loss = self.loss(self.network(x), t)
         loss.backward()
+        if self.clip:
+            self.grad_norm = torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.clip.max_norm)
         self.optimizer.step()
         return loss.detach().numpy().copy()
 
     def arrays(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         tensors = torch_arrays(self.network)
-        found = {p.reference: tensors[p.torch].detach().numpy().copy() for p in self.params}
+        found = {p.reference: p.part(tensors[p.torch].detach()).numpy().copy() for p in self.params}
+        if self.clip:
+            found["grad norm"] = self.grad_norm.detach().numpy().copy()
         for entry in names:
-            found |= {f"{entry} {p.reference}": self.optimizer.state[tensors[p.torch]][entry].detach().numpy().copy()
-                      for p in self.params if tensors[p.torch] in self.optimizer.state}
+            found |= {f"{entry} {p.reference}": p.part(self.optimizer.state[tensors[p.torch]][entry].detach())
+                      .numpy().copy() for p in self.params if tensors[p.torch] in self.optimizer.state}
         return found
 
 

@@ -23,6 +23,7 @@ from parity_tests.suite import (
     bugs_inputs,
     bugs_losses,
     bugs_norm_pool,
+    bugs_recurrent,
 )
 from reference import activations, attention, blocks, containers, conv, linear, losses, neuron, norm, optim, pooling
 
@@ -990,5 +991,6 @@ BUGS += [_patch(name, CAUGHT_BY[owner], getattr(importlib.import_module(module),
 
 # -- the catalog's layers: variants in modules of their own, one per family, each as
 # (name, pairs, owner, attribute, replacement, mistake, family)
-for family in (bugs_activations, bugs_losses, bugs_norm_pool, bugs_conv_optim):
+for family in (bugs_activations, bugs_losses, bugs_norm_pool, bugs_conv_optim, bugs_recurrent):
     BUGS += [_patch(*variant) for variant in family.VARIANTS]
+BUGS += [_patch(*variant) for variant in bugs_attention.BLOCK_VARIANTS]

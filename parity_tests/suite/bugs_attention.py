@@ -1,7 +1,10 @@
-"""Realistic mistakes in reference/attention.py, each a copy of one method with one thing wrong.
+"""Realistic mistakes in reference/attention.py and in the blocks built on it (reference/blocks.py),
+each a copy of one method with one thing wrong.
 
 ``VARIANTS`` lists them as (name, class name, method name, replacement, mistake): patch the
-replacement in as ``class.method`` and the attention pairs' parity must fail.
+replacement in as ``class.method`` and the attention pairs' parity must fail. ``BLOCK_VARIANTS``
+lists those the transformer block and the language models' trajectories catch, as (name, pairs,
+owner, attribute, replacement, mistake, family), as the catalog's families do.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import math
 import numpy as np
 
 from reference.attention import (
+    MultiheadAttention,
     _affine,
     _check_dtypes,
     _check_mask,
@@ -23,6 +27,7 @@ from reference.attention import (
     _swap,
 )
 from reference.base import check_input
+from reference.blocks import CharLSTM, CharTransformer, TransformerBlock
 
 # -- ScaledDotProductAttention ------------------------------------------------------------
 
@@ -185,6 +190,8 @@ def mha_scale_by_embed_dim(self, query, key, value, key_padding_mask=None):
         _split_heads(_affine(x, w, b), h) for x, w, b in zip(self.inputs, w_qkv, b_qkv, strict=True)
     )
     scores = self.q @ _swap(self.k) / math.sqrt(e)  # the model's width, not the head's
+    if self.causal:
+        scores = np.where(np.tril(np.ones(scores.shape[-2:], dtype=bool)), scores, -np.inf)
     if key_padding_mask is not None:
         scores = np.where(key_padding_mask[:, None, None, :], -np.inf, scores)
     self.p = _softmax(scores)
@@ -209,12 +216,66 @@ def mha_weights_summed_over_heads(self, query, key, value, key_padding_mask=None
         _split_heads(_affine(x, w, b), h) for x, w, b in zip(self.inputs, w_qkv, b_qkv, strict=True)
     )
     scores = self.q @ _swap(self.k) * self.scale
+    if self.causal:
+        scores = np.where(np.tril(np.ones(scores.shape[-2:], dtype=bool)), scores, -np.inf)
     if key_padding_mask is not None:
         scores = np.where(key_padding_mask[:, None, None, :], -np.inf, scores)
     self.p = _softmax(scores)
     self.context = _merge_heads(self.p @ self.v)
     out = _affine(self.context, self.params["W_out"], self.params.get("b_out"))
     return self._remember_outputs(out, self.p.sum(axis=1))  # summed, not averaged
+
+
+def mha_causal_mask_transposed(self, query, key, value, key_padding_mask=None):
+    name, e, h = "MultiheadAttention", self.embed_dim, self.num_heads
+    check_input(query, f"{name} query", ("N", "L", e))
+    check_input(key, f"{name} key", (query.shape[0], "S", e))
+    check_input(value, f"{name} value", key.shape)
+    _check_dtypes(name, query, key, value)
+    if key_padding_mask is not None:
+        _check_padding_mask(name, key_padding_mask, key.shape[:2])
+    b_in = self.params.get("b_in")
+    b_qkv = np.split(b_in, 3) if b_in is not None else (None,) * 3
+    w_qkv = np.split(self.params["W_in"], 3, axis=1)
+    self.inputs = (query, key, value)
+    self.q, self.k, self.v = (
+        _split_heads(_affine(x, w, b), h) for x, w, b in zip(self.inputs, w_qkv, b_qkv, strict=True)
+    )
+    scores = self.q @ _swap(self.k) * self.scale
+    if self.causal:  # torch's attn_mask is the upper triangle, so the upper triangle is what was kept
+        scores = np.where(np.triu(np.ones(scores.shape[-2:], dtype=bool)), scores, -np.inf)
+    if key_padding_mask is not None:
+        scores = np.where(key_padding_mask[:, None, None, :], -np.inf, scores)
+    self.p = _softmax(scores)
+    self.context = _merge_heads(self.p @ self.v)
+    out = _affine(self.context, self.params["W_out"], self.params.get("b_out"))
+    return self._remember_outputs(out, self.p.mean(axis=1))
+
+
+def mha_causal_mask_after_softmax(self, query, key, value, key_padding_mask=None):
+    name, e, h = "MultiheadAttention", self.embed_dim, self.num_heads
+    check_input(query, f"{name} query", ("N", "L", e))
+    check_input(key, f"{name} key", (query.shape[0], "S", e))
+    check_input(value, f"{name} value", key.shape)
+    _check_dtypes(name, query, key, value)
+    if key_padding_mask is not None:
+        _check_padding_mask(name, key_padding_mask, key.shape[:2])
+    b_in = self.params.get("b_in")
+    b_qkv = np.split(b_in, 3) if b_in is not None else (None,) * 3
+    w_qkv = np.split(self.params["W_in"], 3, axis=1)
+    self.inputs = (query, key, value)
+    self.q, self.k, self.v = (
+        _split_heads(_affine(x, w, b), h) for x, w, b in zip(self.inputs, w_qkv, b_qkv, strict=True)
+    )
+    scores = self.q @ _swap(self.k) * self.scale
+    if key_padding_mask is not None:
+        scores = np.where(key_padding_mask[:, None, None, :], -np.inf, scores)
+    self.p = _softmax(scores)
+    if self.causal:  # the future's weights zeroed after the softmax: the rows no longer sum to 1
+        self.p = self.p * np.tril(np.ones(scores.shape[-2:], dtype=scores.dtype))
+    self.context = _merge_heads(self.p @ self.v)
+    out = _affine(self.context, self.params["W_out"], self.params.get("b_out"))
+    return self._remember_outputs(out, self.p.mean(axis=1))
 
 
 # -- SelfAttention ----------------------------------------------------------------------------
@@ -252,4 +313,97 @@ VARIANTS = [
      "the returned weights summed over the heads instead of averaged"),
     ("self_attention_backward_query_only", "SelfAttention", "backward", self_attention_backward_query_only,
      "dx is the query's gradient alone, not the sum over query, key and value"),
+]
+
+
+# -- TransformerBlock (reference/blocks.py) ------------------------------------------------------
+
+
+def transformer_backward_post_norm(self, grad_out):
+    g = self._check_grad(grad_out)
+    d_sum = self.norm2.backward(g)  # post-norm's chain, y = LN2(a + MLP(a)): the norm on the residual path
+    d_rows = self.fc1.backward(self.gelu.backward(self.fc2.backward(d_sum.reshape(-1, g.shape[-1]))))
+    d_a = d_sum + d_rows.reshape(g.shape)
+    d_sum = self.norm1.backward(d_a)
+    d_query, d_key, d_value = self.attention.backward(d_sum, np.zeros(self.weights_shape, dtype=g.dtype))
+    return d_sum + d_query + d_key + d_value
+
+
+def transformer_backward_residual_not_added(self, grad_out):
+    g = self._check_grad(grad_out)
+    d_rows = self.fc1.backward(self.gelu.backward(self.fc2.backward(g.reshape(-1, g.shape[-1]))))
+    d_a = self.norm2.backward(d_rows.reshape(g.shape))  # the MLP residual's own g left out
+    d_query, d_key, d_value = self.attention.backward(d_a, np.zeros(self.weights_shape, dtype=g.dtype))
+    return d_a + self.norm1.backward(d_query + d_key + d_value)
+
+
+def transformer_backward_query_only(self, grad_out):
+    g = self._check_grad(grad_out)
+    d_rows = self.fc1.backward(self.gelu.backward(self.fc2.backward(g.reshape(-1, g.shape[-1]))))
+    d_a = g + self.norm2.backward(d_rows.reshape(g.shape))
+    d_query, d_key, d_value = self.attention.backward(d_a, np.zeros(self.weights_shape, dtype=g.dtype))
+    return d_a + self.norm1.backward(d_query)  # LN1(x) fed the key and value projections too
+
+
+def transformer_backward_gelu_skipped(self, grad_out):
+    g = self._check_grad(grad_out)
+    d_rows = self.fc1.backward(self.fc2.backward(g.reshape(-1, g.shape[-1])))  # GELU's derivative left out
+    d_a = g + self.norm2.backward(d_rows.reshape(g.shape))
+    d_query, d_key, d_value = self.attention.backward(d_a, np.zeros(self.weights_shape, dtype=g.dtype))
+    return d_a + self.norm1.backward(d_query + d_key + d_value)
+
+
+# -- the language models (reference/blocks.py), caught by their trajectories -------------------------
+
+
+def char_transformer_position_grad_averaged(self, grad_out):
+    g = self._check_grad(grad_out)
+    d_h = self.block.backward(self.norm.backward(self.head.backward(g).reshape(self.hidden_shape)))
+    self.token.backward(d_h)
+    self.position.backward(d_h.mean(axis=0))  # averaged over the batch: each row was added to every sample
+    return None
+
+
+def char_lstm_backward_rows_time_major(self, grad_out):
+    g = self._check_grad(grad_out)
+    n, t, hidden = self.lstm_output_shape
+    d_output = self.head.backward(g).reshape(t, n, hidden).swapaxes(0, 1)  # rows read as (t, n), not (n, t)
+    d_h_n, d_c_n = np.zeros(self.final_shape, dtype=g.dtype), np.zeros(self.final_shape, dtype=g.dtype)
+    self.token.backward(self.lstm.backward(d_output, (d_h_n, d_c_n)))
+    return None
+
+
+def char_lstm_last_output_counted_twice(self, grad_out):
+    g = self._check_grad(grad_out)
+    d_output = self.head.backward(g).reshape(self.lstm_output_shape)
+    d_h_n = d_output[None, :, -1]  # "h_n is the last output": its gradient handed in a second time
+    d_c_n = np.zeros(self.final_shape, dtype=g.dtype)
+    self.token.backward(self.lstm.backward(d_output, (d_h_n, d_c_n)))
+    return None
+
+
+# (name, pairs, owner, attribute, replacement, mistake, family), as the catalog's families list theirs
+BLOCK_VARIANTS = [
+    ("transformer_backward_post_norm", "TransformerBlock", TransformerBlock, "backward",
+     transformer_backward_post_norm,
+     "backward of a post-norm block (y = LN(a + MLP(a))) for a pre-norm forward", "maths"),
+    ("transformer_backward_residual_not_added", "TransformerBlock", TransformerBlock, "backward",
+     transformer_backward_residual_not_added, "the MLP residual's gradient g not added to dL/da", "maths"),
+    ("transformer_backward_query_only", "TransformerBlock", TransformerBlock, "backward",
+     transformer_backward_query_only, "LN1's gradient from the query projection alone, not query + key + value",
+     "maths"),
+    ("transformer_backward_gelu_skipped", "TransformerBlock", TransformerBlock, "backward",
+     transformer_backward_gelu_skipped, "the MLP's backward skips GELU's derivative", "maths"),
+    ("mha_causal_mask_transposed", "TransformerBlock", MultiheadAttention, "forward", mha_causal_mask_transposed,
+     "the causal mask keeps keys j >= i (torch's attn_mask triangle) instead of j <= i", "maths"),
+    ("mha_causal_mask_after_softmax", "TransformerBlock", MultiheadAttention, "forward",
+     mha_causal_mask_after_softmax, "future keys' weights zeroed after the softmax instead of -inf before it",
+     "maths"),
+    ("char_transformer_position_grad_averaged", "CharTransformer", CharTransformer, "backward",
+     char_transformer_position_grad_averaged,
+     "the position embedding's gradient averaged over the batch instead of summed", "composition"),
+    ("char_lstm_backward_rows_time_major", "CharLSTM", CharLSTM, "backward", char_lstm_backward_rows_time_major,
+     "the logits' gradient rows read back in (t, n) order for a batch_first LSTM", "composition"),
+    ("char_lstm_last_output_counted_twice", "CharLSTM", CharLSTM, "backward", char_lstm_last_output_counted_twice,
+     "the last step's output gradient also given as h_n's upstream: counted twice", "composition"),
 ]

@@ -39,6 +39,7 @@ from reference import (
     norm,
     optim,
     pooling,
+    recurrent,
 )
 from torch_impl import activations as t_activations
 from torch_impl import attention as t_attention
@@ -55,6 +56,7 @@ from torch_impl import neuron as t_neuron
 from torch_impl import norm as t_norm
 from torch_impl import optim as t_optim
 from torch_impl import pooling as t_pooling
+from torch_impl import recurrent as t_recurrent
 
 # -- parameter mappings of the building blocks -------------------------------------------
 
@@ -990,5 +992,217 @@ PAIRS += [
         differentiable=False,  # clip_grad_norm_ scales .grad in place, outside autograd
     ),
 ]
+
+
+# -- recurrent layers: cells (one step) and sequences, each with and without its initial state ---
+# A state not given is zeros and gets no gradient: that call's pair has x alone as its input, a pair
+# of its own ("...FromZeros"). torch packs the gates along the rows of weight_ih (G H, D); the
+# reference keeps the x @ W transposes, W_ih (D, G H) and W_hh (H, G H), the gates in torch's order.
+
+CELL_PARAMS = (Param("W_ih", "weight_ih", permute=(1, 0)), Param("W_hh", "weight_hh", permute=(1, 0)),
+               Param("b_ih", "bias_ih", optional=True), Param("b_hh", "bias_hh", optional=True))
+# each layer's set; the second layer's (and the biases) only where the configuration has them
+SEQUENCE_PARAMS = tuple(dataclasses.replace(p, reference=f"{p.reference}_l{layer}", torch=f"{p.torch}_l{layer}",
+                                            optional=p.optional or layer > 0)
+                        for layer in range(2) for p in CELL_PARAMS)
+
+# x takes "wide" inputs (four orders of magnitude): they saturate some gates and leave others in
+# their linear range, so the gradients stay meaningful; "large" ones (values in the hundreds) would
+# saturate every sigmoid and tanh they feed, where 1 - tanh^2 rounds to 0 and the checks go vacuous.
+# h and h0 stay standard: a tanh layer's state lies in (-1, 1), and one in the hundreds saturates the
+# whole first step, which leaves dh0 vacuous. An LSTM's cell state is unbounded: c and c0 take wide
+# and large values, tanh(c) saturates, and dc still flows through the forget gate.
+SPREAD_INPUT = ("wide",)
+SPREAD_CELL_STATE = ("wide", "large")
+
+
+def cell_id(c: Config) -> str:
+    return f"N{c.N}D{c.D}H{c.H}" + (f"-{c.nonlinearity}" if hasattr(c, "nonlinearity") else "") + \
+        ("" if c.bias else "-nobias")
+
+
+def sequence_id(c: Config) -> str:
+    return (f"T{c.T}N{c.N}D{c.D}H{c.H}-layers{c.L}" + (f"-{c.nonlinearity}" if hasattr(c, "nonlinearity") else "")
+            + ("" if c.bias else "-nobias") + ("-batch_first" if c.batch_first else ""))
+
+
+def sequence_input(distributions: tuple[str, ...]):
+    """x of (T, N, D), or of (N, T, D) where ``config.batch_first``."""
+    time_major = normal("T", "N", "D", distributions=distributions)
+    batch_major = normal("N", "T", "D", distributions=distributions)
+
+    def make(config, rng, dtype):
+        return (batch_major if config.batch_first else time_major)(config, rng, dtype)
+
+    return input_maker(make, distributions, name="x")
+
+
+def magnitudes(*dims, name: str, distributions: tuple[str, ...] = ("standard",)):
+    """|z| for z the normal draw of ``dims``: positive inputs."""
+    draw = normal(*dims, distributions=distributions)
+
+    def make(config, rng, dtype):
+        return np.abs(draw(config, rng, dtype))
+
+    return input_maker(make, distributions, name=name)
+
+
+def from_zeros(pair: Pair, configs, **changes) -> Pair:
+    """The pair's layer called without its initial state: x its only input, the state zeros."""
+    return dataclasses.replace(pair, name=f"{pair.name}FromZeros", inputs=pair.inputs[:1], arguments=None,
+                               configs=configs, bad_input=dataclasses.replace(pair.bad_input, named=pair.name),
+                               **changes)
+
+
+# one step from h = 0 has nothing to multiply W_hh's gradient by
+FROM_ZERO_STATE = {"grad W_hh": "h = 0, so dW_hh = h^T da = 0"}
+
+# relu layers have 8 units: with 3 to 5, a sweep finds draws where every unit stays dead, and the
+# checks of the outputs and of a layer's gradients go vacuous. A tanh layer's first step is wholly
+# saturated by a wide x in about one sample in eight, so where dh0 (or, over one step, dx) rests on
+# it alone the batch has 6 samples: with 2, one draw in a hundred leaves the check vacuous (the
+# gated layers' single steps take 4: their sigmoids saturate later).
+
+RNN_CELL = Pair(
+    name="RNNCell",
+    bad_input=BadInput(channels=True),
+    reference=lambda c: recurrent.RNNCell(c.D, c.H, c.nonlinearity, bias=c.bias),
+    torch=lambda c: t_recurrent.RNNCell(c.D, c.H, c.nonlinearity, bias=c.bias),
+    inputs=(normal("N", "D", name="x", distributions=SPREAD_INPUT),
+            normal("N", "H", name="h")),
+    outputs="h_next",
+    configs=grid(cell_id, N=[6], D=[4], H=[5], nonlinearity=["tanh"], bias=[True, False])
+    + grid(cell_id, N=[3], D=[4], H=[8], nonlinearity=["relu"], bias=[True, False]),
+    params=CELL_PARAMS,
+)
+LSTM_CELL = Pair(
+    name="LSTMCell",
+    bad_input=BadInput(channels=True),
+    reference=lambda c: recurrent.LSTMCell(c.D, c.H, bias=c.bias),
+    torch=lambda c: t_recurrent.LSTMCell(c.D, c.H, bias=c.bias),
+    inputs=(normal("N", "D", name="x", distributions=SPREAD_INPUT),
+            normal("N", "H", name="h"),
+            normal("N", "H", name="c", distributions=SPREAD_CELL_STATE)),
+    arguments=("x", ("h", "c")),
+    outputs=("h_next", "c_next"),
+    configs=grid(cell_id, N=[3], D=[4], H=[5], bias=[True, False]),
+    params=CELL_PARAMS,
+)
+GRU_CELL = Pair(
+    name="GRUCell",
+    bad_input=BadInput(channels=True),
+    reference=lambda c: recurrent.GRUCell(c.D, c.H, bias=c.bias),
+    torch=lambda c: t_recurrent.GRUCell(c.D, c.H, bias=c.bias),
+    inputs=(normal("N", "D", name="x", distributions=SPREAD_INPUT),
+            normal("N", "H", name="h")),
+    outputs="h_next",
+    configs=grid(cell_id, N=[3], D=[4], H=[5], bias=[True, False]),
+    params=CELL_PARAMS,
+)
+
+# sequences: one and two layers, batch_first both ways, one step and up to 8; and, in the sweep
+# alone, 64 steps. The tanh RNN's gradient from its last steps back to the first vanishes there
+# (each step multiplies it by (1 - h^2) W_hh, whose weights the harness draws from N(0, 1/H)).
+# Their axis 1 is the batch or the time, not a channel: the bad-input tests widen no features there.
+RNN = Pair(
+    name="RNN",
+    reference=lambda c: recurrent.RNN(c.D, c.H, c.L, c.nonlinearity, bias=c.bias, batch_first=c.batch_first),
+    torch=lambda c: t_recurrent.RNN(c.D, c.H, c.L, c.nonlinearity, bias=c.bias, batch_first=c.batch_first),
+    inputs=(sequence_input(SPREAD_INPUT), normal("L", "N", "H", name="h0")),
+    outputs=("output", "h_n"),
+    configs=grid(sequence_id, T=[5], N=[6], D=[3], H=[4], L=[1], nonlinearity=["tanh"], bias=[True],
+                 batch_first=[False])
+    + grid(sequence_id, T=[5], N=[2], D=[3], H=[8], L=[1], nonlinearity=["relu"], bias=[True], batch_first=[False])
+    + grid(sequence_id, T=[8], N=[3], D=[2], H=[3], L=[2], nonlinearity=["tanh"], bias=[True], batch_first=[True])
+    + grid(sequence_id, T=[8], N=[3], D=[2], H=[8], L=[2], nonlinearity=["relu"], bias=[True], batch_first=[True])
+    + grid(sequence_id, T=[1], N=[6], D=[3], H=[4], L=[2], nonlinearity=["tanh"], bias=[False], batch_first=[False])
+    + grid(sequence_id, T=[64], N=[6], D=[3], H=[4], L=[1], nonlinearity=["tanh"], bias=[True], batch_first=[False],
+           sweep_only=[True]),
+    params=SEQUENCE_PARAMS,
+)
+LSTM = Pair(
+    name="LSTM",
+    reference=lambda c: recurrent.LSTM(c.D, c.H, c.L, bias=c.bias, batch_first=c.batch_first),
+    torch=lambda c: t_recurrent.LSTM(c.D, c.H, c.L, bias=c.bias, batch_first=c.batch_first),
+    inputs=(sequence_input(SPREAD_INPUT), normal("L", "N", "H", name="h0"),
+            normal("L", "N", "H", name="c0", distributions=SPREAD_CELL_STATE)),
+    arguments=("x", ("h0", "c0")),
+    outputs=("output", ("h_n", "c_n")),
+    configs=grid(sequence_id, T=[5], N=[2], D=[3], H=[4], L=[1], bias=[True, False], batch_first=[False])
+    + grid(sequence_id, T=[8], N=[3], D=[4], H=[3], L=[2], bias=[True], batch_first=[True])
+    + grid(sequence_id, T=[1], N=[4], D=[3], H=[2], L=[1], bias=[True], batch_first=[True]),
+    params=SEQUENCE_PARAMS,
+)
+GRU = Pair(
+    name="GRU",
+    reference=lambda c: recurrent.GRU(c.D, c.H, c.L, bias=c.bias, batch_first=c.batch_first),
+    torch=lambda c: t_recurrent.GRU(c.D, c.H, c.L, bias=c.bias, batch_first=c.batch_first),
+    inputs=(sequence_input(SPREAD_INPUT), normal("L", "N", "H", name="h0")),
+    outputs=("output", "h_n"),
+    configs=grid(sequence_id, T=[5], N=[2], D=[3], H=[4], L=[1], bias=[True, False], batch_first=[False])
+    + grid(sequence_id, T=[8], N=[3], D=[4], H=[3], L=[2], bias=[True], batch_first=[True])
+    + grid(sequence_id, T=[1], N=[4], D=[3], H=[2], L=[1], bias=[True], batch_first=[True]),
+    params=SEQUENCE_PARAMS,
+)
+
+PAIRS += [
+    RNN_CELL, from_zeros(RNN_CELL, RNN_CELL.configs[::3], structural_zeros=FROM_ZERO_STATE),
+    LSTM_CELL, from_zeros(LSTM_CELL, LSTM_CELL.configs[:1], structural_zeros=FROM_ZERO_STATE),
+    GRU_CELL, from_zeros(GRU_CELL, GRU_CELL.configs[:1], structural_zeros=FROM_ZERO_STATE),
+    RNN, from_zeros(RNN, grid(sequence_id, T=[4], N=[3], D=[3], H=[8], L=[1], nonlinearity=["relu"], bias=[True],
+                              batch_first=[True])
+                    + grid(sequence_id, T=[3], N=[2], D=[3], H=[4], L=[2], nonlinearity=["tanh"], bias=[True],
+                           batch_first=[False])),
+    LSTM, from_zeros(LSTM, grid(sequence_id, T=[6], N=[2], D=[3], H=[4], L=[1], bias=[True], batch_first=[True])
+                     + grid(sequence_id, T=[3], N=[3], D=[2], H=[3], L=[2], bias=[True], batch_first=[False])),
+    GRU, from_zeros(GRU, grid(sequence_id, T=[6], N=[2], D=[3], H=[4], L=[1], bias=[True], batch_first=[True])
+                    + grid(sequence_id, T=[3], N=[3], D=[2], H=[3], L=[2], bias=[True], batch_first=[False])),
+    # gradients that grow: every weight and bias drawn positive, U[0.5, 2) (Param's positive draw), and
+    # positive inputs, so every relu is in its linear part and h_t = h_{t-1} W_hh + (a positive drive).
+    # With H = 2 each row of W_hh sums to 1 or more: its Perron root is at least 1 (at most 4) and the
+    # gradient carried back grows by it at every step, ~1,000x over 8 steps. The sweep's 64 steps take
+    # H = 1, a factor w in [0.5, 2) a step (two draws in three grow, to at most 2^64 ~ 2e19): at H = 2,
+    # 4^64 would come within rounding of float32's largest value.
+    Pair(
+        name="RNNExploding",
+        bad_input=BadInput(named="RNN"),
+        reference=lambda c: recurrent.RNN(c.D, c.H, c.L, c.nonlinearity, bias=c.bias, batch_first=c.batch_first),
+        torch=lambda c: t_recurrent.RNN(c.D, c.H, c.L, c.nonlinearity, bias=c.bias, batch_first=c.batch_first),
+        inputs=(magnitudes("T", "N", "D", name="x", distributions=SPREAD_INPUT), magnitudes("L", "N", "H", name="h0")),
+        outputs=("output", "h_n"),
+        configs=grid(sequence_id, T=[8], N=[2], D=[3], H=[2], L=[1], nonlinearity=["relu"], bias=[True],
+                     batch_first=[False])
+        + grid(sequence_id, T=[64], N=[2], D=[3], H=[1], L=[1], nonlinearity=["relu"], bias=[True],
+               batch_first=[False], sweep_only=[True]),
+        params=tuple(dataclasses.replace(p, positive=True) for p in SEQUENCE_PARAMS[:4]),
+    ),
+]
+
+# -- the pre-norm transformer block: causal self-attention and a GELU MLP, each with its residual --
+
+TRANSFORMER_BLOCK_PARAMS = (
+    nested("norm1", "norm1", AFFINE_PARAMS) + nested("attention", "attention.attention", MHA_PARAMS)
+    + nested("norm2", "norm2", AFFINE_PARAMS) + nested("fc1", "fc1", LINEAR_PARAMS)
+    + nested("fc2", "fc2", LINEAR_PARAMS)
+)
+
+
+def transformer_block_id(c: Config) -> str:
+    return f"N{c.N}T{c.T}E{c.E}-heads{c.heads}-hidden{c.hidden}"
+
+
+PAIRS += [
+    Pair(
+        name="TransformerBlock",
+        reference=lambda c: blocks.TransformerBlock(c.E, c.heads, c.hidden),
+        torch=lambda c: t_blocks.TransformerBlock(c.E, c.heads, c.hidden),
+        inputs=(normal("N", "T", "E", name="x", distributions=SPREAD),),
+        # two heads of 4 features over 5 steps; three heads of 2 over 8, the longest default sequence
+        configs=grid(transformer_block_id, N=[2], T=[5], E=[8], heads=[2], hidden=[16])
+        + grid(transformer_block_id, N=[1], T=[8], E=[6], heads=[3], hidden=[12]),
+        params=TRANSFORMER_BLOCK_PARAMS,
+    ),
+]
+
 
 REGISTRY = {pair.name: pair for pair in PAIRS}

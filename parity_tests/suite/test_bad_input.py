@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from parity_tests.engine.harness import draw_setup
+from parity_tests.engine.harness import arguments, draw_setup, upstream_arguments
 from parity_tests.engine.registry import Case
 from parity_tests.suite.pairs import PAIRS
 
@@ -25,10 +25,20 @@ def valid(pair):
     return setup.config, Drawn(list(setup.inputs.values()), list(setup.upstream.values()))
 
 
+def nest(pair, inputs):
+    """The inputs (a list in the pair's order) as the layer takes them, nested as declared."""
+    return arguments(pair, dict(zip(pair.input_names, inputs, strict=True)))
+
+
+def upstreams_of(pair, upstreams):
+    """The upstream gradients (a list, one per differentiable output) as backward takes them."""
+    return upstream_arguments(pair, dict(zip(pair.differentiable_outputs, upstreams, strict=True)))
+
+
 def call(pair, backend, config, inputs):
     if backend == "reference":
-        return pair.reference(config)(*inputs)
-    tensors = [torch.from_numpy(x) for x in inputs]
+        return pair.reference(config)(*nest(pair, inputs))
+    tensors = nest(pair, [torch.from_numpy(x) for x in inputs])
     return pair.torch(config).double()(*tensors) if pair.is_layer else pair.torch(config)(*tensors)
 
 
@@ -67,7 +77,7 @@ def test_wrong_channel_count(pair, backend):
     config, setup = valid(pair)
     x = setup.inputs[0]
     wrong = np.concatenate([x, x[:, :1]], axis=1)
-    expect_refusal(pair, backend, config, [wrong], ValueError, f"got {wrong.shape}")
+    expect_refusal(pair, backend, config, [wrong, *setup.inputs[1:]], ValueError, f"got {wrong.shape}")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -88,18 +98,18 @@ def test_mismatched_second_input(name, position, backend):
 def test_backward_before_forward(pair):
     config, setup = valid(pair)
     with pytest.raises(RuntimeError, match="backward called before forward"):
-        getattr(pair.reference(config), pair.backward)(*setup.upstreams)
+        getattr(pair.reference(config), pair.backward)(*upstreams_of(pair, setup.upstreams))
 
 
 @pytest.mark.parametrize("pair", [p for p in PAIRS if p.is_layer], ids=lambda p: p.name)
 def test_gradient_of_the_wrong_shape(pair):
     config, setup = valid(pair)
     layer = pair.reference(config)
-    layer(*setup.inputs)
+    layer(*nest(pair, setup.inputs))
     first, *others = setup.upstreams
     wrong = np.ones(first.shape + (2,))
     with pytest.raises(ValueError) as raised:
-        getattr(layer, pair.backward)(wrong, *others)
+        getattr(layer, pair.backward)(*upstreams_of(pair, [wrong, *others]))
     assert f"of shape {first.shape}" in str(raised.value)
     assert f"got {wrong.shape}" in str(raised.value)
 

@@ -43,7 +43,8 @@ def test_corpus_is_large_and_spread_over_every_pair_and_family():
     assert {p.name for p in PAIRS} | set(TRAJECTORY_REGISTRY) <= {name for bug in BUGS for name in bug.pairs}
     assert set(REGISTRY) | set(TRAJECTORY_REGISTRY) >= {name for bug in BUGS for name in bug.pairs}
     families = {bug.family for bug in BUGS}
-    assert families == {"maths", "side effects", "numerics", "composition", "optimizers", "randomness"}
+    assert families == {"maths", "side effects", "numerics", "composition", "optimizers", "randomness",
+                        "through time"}
     assert all(sum(bug.family == family for bug in BUGS) >= 4 for family in families)
 
 

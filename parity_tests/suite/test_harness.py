@@ -39,7 +39,8 @@ def test_torch_initialisation_loaded_into_reference_gives_the_same_forward(pair)
     harness.load_into_reference(pair, params, harness.torch_values(params, module), layer, np.float64)
     outputs, _ = harness.torch_forward(pair, module, dict(zip(pair.input_names, inputs, strict=True)),
                                        harness.torch.float64)
-    returned = dict(zip(pair.output_names, leaves(layer(*inputs)), strict=True))
+    given = harness.arguments(pair, dict(zip(pair.input_names, inputs, strict=True)))
+    returned = dict(zip(pair.output_names, leaves(layer(*given)), strict=True))
     for name, output in outputs.items():
         np.testing.assert_allclose(returned[name], output.detach().numpy(), rtol=1e-10, atol=1e-12)
 

@@ -6,8 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from parity_tests.engine.trajectory import judge_trajectory, trajectory_cases
+from parity_tests.engine.trajectory import judge_trajectory, run_trajectory, trajectory_cases
 from parity_tests.suite.bugs import adam_step_count_not_carried
+from parity_tests.suite.bugs_conv_optim import clip_by_each_arrays_norm, clip_scales_up_below_max_norm
 from parity_tests.suite.trajectories import SHARED_MLP, TRAJECTORIES
 from reference import norm, optim
 
@@ -60,3 +61,33 @@ def test_an_optimizer_state_the_reference_never_keeps_fails(monkeypatch):
     case = next(c for c in CASES if c.pair.name == "SharedLayerMLP" and c.optimizer.name == "sgd-nesterov-wd")
     text = "\n\n".join(failures(case))
     assert "step 1: momentum_buffer 0.W (Linear): the reference keeps no such array" in text, text[:1000]
+
+
+CLIPPED = [t for t in TRAJECTORIES if t.clip]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.pair.clip], ids=lambda c: c.id)
+def test_the_clip_clips_some_steps_and_not_others(case):
+    """A max_norm that never (or always) clips would leave a wrong clip uncaught: the judge's
+    run must meet both kinds of step."""
+    trajectory = case.pair
+    norms = [float(check.judge) for checks in run_trajectory(case)[0] for check in checks
+             if check.key.tensor.endswith(": grad norm")]
+    assert len(norms) == trajectory.steps
+    clipped = sum(norm > trajectory.clip.max_norm for norm in norms)
+    assert 0 < clipped < trajectory.steps, (clipped, norms)
+
+
+def _no_clip(grads, max_norm, norm_type=2.0, clip_grad_norm=optim.clip_grad_norm):
+    """The norm measured by the unpatched function (bound here, before any patch), nothing clipped."""
+    grads = list(grads)
+    return grads, clip_grad_norm(grads, max_norm, norm_type)[1]
+
+
+@pytest.mark.parametrize("clip", [_no_clip, clip_scales_up_below_max_norm, clip_by_each_arrays_norm],
+                         ids=["never-clips", "scales-up-below-max-norm", "by-each-arrays-norm"])
+@pytest.mark.parametrize("trajectory", CLIPPED, ids=lambda t: t.name)
+def test_a_wrong_clip_fails_the_trajectory(trajectory, clip, monkeypatch):
+    monkeypatch.setattr(optim, "clip_grad_norm", clip)
+    case = next(c for c in CASES if c.pair is trajectory and c.dtype == "float64")
+    assert failures(case), f"{trajectory.name} trained with a wrong clip passed"

@@ -1,10 +1,19 @@
 """This repository's networks, trained in lockstep with torch (see engine/trajectory.py)."""
 
+import numpy as np
 import torch
 
-from parity_tests.engine.registry import nested
-from parity_tests.engine.trajectory import Optimizer, Trajectory
-from parity_tests.suite.pairs import BATCHNORM_PARAMS, CONV_PARAMS, LINEAR_PARAMS, SE_RESNET_PARAMS
+from parity_tests.engine.registry import Param, nested
+from parity_tests.engine.trajectory import GradientClip, Optimizer, Trajectory
+from parity_tests.suite.pairs import (
+    AFFINE_PARAMS,
+    BATCHNORM_PARAMS,
+    CONV_PARAMS,
+    LINEAR_PARAMS,
+    SE_RESNET_PARAMS,
+    SEQUENCE_PARAMS,
+    TRANSFORMER_BLOCK_PARAMS,
+)
 from reference import activations, blocks, containers, conv, linear, losses, norm, optim, pooling
 from torch_impl import activations as t_activations
 from torch_impl import blocks as t_blocks
@@ -111,5 +120,80 @@ NEURON = Trajectory(
     full_batch=True,
 )
 
-TRAJECTORIES = [CONVNET, SHARED_MLP, NEURON]
+# -- character-level language models: next-character prediction on a fixed text ------------------
+
+TEXT = ("a gradient checked for one step can still be wrong for twenty; so train the model with its "
+        "twin, step by step, and compare every weight, every moment and the loss along the way.")
+VOCAB = sorted(set(TEXT))
+TOKENS = np.array([VOCAB.index(char) for char in TEXT])
+WINDOW = 8  # characters a sample sees: the transformer's context, the LSTM's steps
+
+
+def text_windows(rng, dtype, n=4):
+    """n windows of WINDOW characters at random offsets into TEXT (the inputs, (n, WINDOW) indices)
+    and the character after each position (the targets, (n * WINDOW,) in the logits' (n, t) row
+    order). Indices in any dtype: ``dtype`` is unused."""
+    starts = rng.integers(0, len(TOKENS) - WINDOW, n)
+    windows = np.stack([TOKENS[start:start + WINDOW + 1] for start in starts])
+    return windows[:, :-1], windows[:, 1:].reshape(-1)
+
+
+EMBEDDING_PARAMS = (Param("weight", "weight"),)
+CHAR_LSTM_PARAMS = (
+    nested("token", "token", EMBEDDING_PARAMS) + nested("lstm", "lstm", SEQUENCE_PARAMS[:4])  # one layer
+    + nested("head", "head", LINEAR_PARAMS)
+)
+CHAR_TRANSFORMER_PARAMS = (
+    nested("token", "token", EMBEDDING_PARAMS) + nested("position", "position", EMBEDDING_PARAMS)
+    + nested("block", "block", TRANSFORMER_BLOCK_PARAMS) + nested("norm", "norm", AFFINE_PARAMS)
+    + nested("head", "head", LINEAR_PARAMS)
+)
+
+
+def clip(max_norm):
+    """Clipping by global norm; the reference's function looked up at each call, so a patched
+    ``optim.clip_grad_norm`` (the corpus) is the one that runs."""
+    return GradientClip(max_norm, lambda grads, max_norm: optim.clip_grad_norm(grads, max_norm))
+
+
+def language_model(model, containers_, activations_):
+    """The model's (N * T, vocab) logits through a Softmax: the suite's CrossEntropyLoss takes
+    probabilities, and scores every row, so every step of every window."""
+    return containers_.Sequential(model, activations_.Softmax())
+
+
+# Embedding (8) -> LSTM (16, from the zero state) -> Linear
+CHAR_LSTM = Trajectory(
+    name="CharLSTM",
+    reference=lambda: language_model(blocks.CharLSTM(len(VOCAB), 8, 16), containers, activations),
+    torch=lambda: language_model(t_blocks.CharLSTM(len(VOCAB), 8, 16), t_containers, t_activations),
+    params=nested("0", "0", CHAR_LSTM_PARAMS),
+    loss=(losses.CrossEntropyLoss, t_losses.CrossEntropyLoss),
+    data=text_windows,
+    optimizers=(ADAM,),
+    steps=20,
+    # the global norm stays within 0.28-0.65 over the 20 steps (seed 0): 0.4 clips 7 of the
+    # float64 run's steps and 18 of the float32 run's (the two draw differently), so a clip
+    # that is wrong when it clips and one that is wrong when it does not are both caught
+    clip=clip(0.4),
+)
+
+# Embedding (16) + a learned position embedding -> TransformerBlock (2 heads, MLP 32) -> LayerNorm -> Linear
+CHAR_TRANSFORMER = Trajectory(
+    name="CharTransformer",
+    reference=lambda: language_model(blocks.CharTransformer(len(VOCAB), 16, 2, 32, WINDOW), containers,
+                                     activations),
+    torch=lambda: language_model(t_blocks.CharTransformer(len(VOCAB), 16, 2, 32, WINDOW), t_containers,
+                                 t_activations),
+    params=nested("0", "0", CHAR_TRANSFORMER_PARAMS),
+    loss=(losses.CrossEntropyLoss, t_losses.CrossEntropyLoss),
+    data=text_windows,
+    optimizers=(ADAM,),
+    steps=20,
+    # the global norm falls from 2.9 (float64) and 4.2 (float32) at step 1 to 0.7-1.0 by step 20:
+    # 1.0 clips 14 of the 20 steps in each dtype
+    clip=clip(1.0),
+)
+
+TRAJECTORIES = [CONVNET, SHARED_MLP, NEURON, CHAR_LSTM, CHAR_TRANSFORMER]
 REGISTRY = {t.name: t for t in TRAJECTORIES}
