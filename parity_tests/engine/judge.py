@@ -294,6 +294,9 @@ def attribute(case: Case, check: Compared, setup: Setup, bad: np.ndarray, worst,
         (False, False): "both disagree with finite differences",
         (True, True): "they agree with both at the sampled elements: the gap is below their resolution",
     }[(reference_ok, torch_ok)]
+    if getattr(case.config, "ties", False):  # a max over equal values has no derivative there
+        verdict += " (but the inputs hold ties, where no derivative exists: central differences split them, " \
+                   "so they are no evidence at a tied element)"
     return f"{verdict}; checked at {len(indices)} element(s)"
 
 

@@ -1,5 +1,5 @@
-"""The matrix spread over several machines through pytest-xdist's gateways, by the recipe in
-docs/running.md: its own command line, with two directories of this machine as the hosts, reached
+"""The matrix spread over several machines through pytest-xdist's gateways, by the README's
+recipe: its own command line, with two directories of this machine as the hosts, reached
 through a stand-in for ssh that runs the command in the host's directory. Each worker collects
 the test files of the checkout it was sent, and pytest fails the collection ("import file
 mismatch") if their modules came from anywhere else, so a green run shows the copy was used."""
@@ -23,8 +23,8 @@ cd "{hosts}/$host" && exec sh -c "$*"
 
 
 def recipe() -> list[str]:
-    text = (ROOT / "docs" / "running.md").read_text()
-    command = next(block for block in re.findall(r"```\n(.*?)```", text, re.S) if "--tx ssh=" in block)
+    text = (ROOT / "README.md").read_text()
+    command = next(block for block in re.findall(r"^```\w*\n(.*?)^```", text, re.S | re.M) if "--tx ssh=" in block)
     return shlex.split(command.replace("\\\n", " "))
 
 
