@@ -139,3 +139,43 @@ def test_loss_backward_starts_from_one(name):
     np.testing.assert_array_equal(loss.backward(), loss.backward(1.0))
     loss(*[x.astype(np.float32) if x.dtype == np.float64 else x for x in setup.inputs])
     assert loss.backward().dtype == np.float32  # the default upstream does not promote a float32 network
+
+
+# -- later inputs: a key, a value, a mask, a target, an initial state ----------------------------
+
+RESHAPES = {
+    "an extra leading axis": lambda x: x[None],
+    "one more along the last axis": lambda x: np.concatenate([x, x[..., :1]], axis=-1),
+}
+
+
+def outcome(pair, backend, config, inputs) -> str:
+    try:
+        call(pair, backend, config, inputs)
+    except (ValueError, TypeError, RuntimeError, IndexError) as error:
+        return f"refused: {type(error).__name__}: {error}"
+    return "accepted"
+
+
+def reshapeable(pair, index: int) -> list[str]:
+    """The reshapes an input of the pair's first configuration takes: a 0-d one has no last axis."""
+    drawn = pair.inputs[index](pair.configs[0], np.random.default_rng(0), np.float64)
+    return [name for name in RESHAPES if np.ndim(drawn) or name == "an extra leading axis"]
+
+
+@pytest.mark.parametrize("pair, index, reshape", [
+    pytest.param(pair, index, reshape, id=f"{pair.name}-{pair.input_names[index]}-{reshape}")
+    for pair in PAIRS if len(pair.inputs) > 1 for index in range(1, len(pair.inputs))
+    for reshape in reshapeable(pair, index)])
+def test_a_later_input_of_another_shape_is_refused_by_both_sides_or_by_neither(pair, index, reshape):
+    """A later input's checks have no generic test of their own kind (the ones above change the
+    first input): whatever the twin does with a reshaped one (refuse it, or broadcast it as
+    Add's b), the reference must do too, and say what it expected where it refuses."""
+    config, setup = valid(pair)
+    inputs = list(setup.inputs)
+    inputs[index] = RESHAPES[reshape](inputs[index])
+    with np.errstate(all="ignore"):
+        reference, twin = (outcome(pair, backend, config, inputs) for backend in BACKENDS)
+    assert reference.split(":")[0] == twin.split(":")[0], f"reference {reference}; torch twin {twin}"
+    if reference != "accepted":
+        assert "expected" in reference.lower(), reference
