@@ -75,8 +75,7 @@ class CheckResult:
         return self.passed
 
     def __str__(self) -> str:
-        mapping = ", ".join(f"{p.reference} <- {p.torch}" + ("" if p.layout.identity else f" ({p.layout})")
-                            for p in self.pair.params) or "no parameters"
+        mapping = ", ".join(str(p) for p in self.pair.params) or "no parameters"
         lines = [f"parity check of {self.pair.name}: {type(self.pair.convention).__name__} convention; {mapping}"]
         for dtype, verdicts in self.verdicts.items():
             failed = [v for v in verdicts if not v.passed]

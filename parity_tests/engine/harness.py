@@ -195,7 +195,7 @@ def load_into_torch(params: list[Param], values: dict[str, np.ndarray], module) 
             if p.gates is None:
                 tensor.copy_(value)
             else:
-                tensor[p.rows(tuple(tensor.shape))] = value.to(tensor.dtype)
+                tensor[p.rows(tuple(tensor.shape))] = value.to(tensor.device, tensor.dtype)
 
 
 def torch_values(params: list[Param], module) -> dict[str, np.ndarray]:
