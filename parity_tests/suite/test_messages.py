@@ -9,12 +9,13 @@ from parity_tests.engine.judge import judge_case
 from parity_tests.engine.registry import Case, Config
 from parity_tests.suite.pairs import REGISTRY
 from parity_tests.suite.test_bad_input import valid
-from reference import activations, blocks, containers, conv, linear, losses, neuron, norm, optim, pooling
+from reference import activations, blocks, containers, conv, linear, losses, neuron, norm, optim, pooling, recurrent
 from torch_impl import blocks as t_blocks
 from torch_impl import conv as t_conv
 from torch_impl import linear as t_linear
 from torch_impl import norm as t_norm
 from torch_impl import pooling as t_pooling
+from torch_impl import recurrent as t_recurrent
 
 # the documented input shape of each pair, for its configuration
 WANTED = {
@@ -244,3 +245,67 @@ def test_flatten_refuses_a_vector():
     with pytest.raises(ValueError) as raised:
         containers.Flatten()(np.zeros(3))
     assert str(raised.value) == "Flatten input: expected shape (N, ...) with at least 2 axes, got (3,)"
+
+
+# -- recurrent layers (both sides: the twins check as the reference does) and the language models
+
+def _zeros(backend):
+    """zeros(shape, dtype) on one side: NumPy arrays for the reference, tensors for the twin."""
+    if backend == "reference":
+        return lambda shape, dtype=np.float64: np.zeros(shape, dtype)
+    return lambda shape, dtype=np.float64: torch.zeros(shape, dtype=getattr(torch, np.dtype(dtype).name))
+
+
+RECURRENT_MESSAGES = {
+    "LSTMCell state: expected a pair (h, c), got ndarray": lambda r, z: r.LSTMCell(3, 4)(z((2, 3)), z((2, 4))),
+    "LSTMCell state: expected a pair (h, c), got a tuple of 1": lambda r, z: r.LSTMCell(3, 4)(z((2, 3)), (z((2, 4)),)),
+    "LSTMCell h: expected shape (2, 4), got (2, 5)": lambda r, z: r.LSTMCell(3, 4)(z((2, 3)), (z((2, 5)), z((2, 4)))),
+    "LSTMCell c: expected dtype float64 (the input's), got dtype float32":
+        lambda r, z: r.LSTMCell(3, 4)(z((2, 3)), (z((2, 4)), z((2, 4), np.float32))),
+    "RNNCell h: expected shape (2, 4), got (3, 4)": lambda r, z: r.RNNCell(3, 4)(z((2, 3)), z((3, 4))),
+    "GRUCell input: expected shape (N, 3), got (2, 5)": lambda r, z: r.GRUCell(3, 4)(z((2, 5))),
+    "LSTM h0: expected shape (1, 2, 4), got (2, 2, 4)":
+        lambda r, z: r.LSTM(3, 4)(z((5, 2, 3)), (z((2, 2, 4)), z((1, 2, 4)))),
+    "LSTM c0: expected shape (1, 2, 4), got (1, 5, 4)":
+        lambda r, z: r.LSTM(3, 4, batch_first=True)(z((2, 5, 3)), (z((1, 2, 4)), z((1, 5, 4)))),
+    "LSTM state: expected a pair (h0, c0), got ndarray": lambda r, z: r.LSTM(3, 4)(z((5, 2, 3)), z((1, 2, 4))),
+    "RNN input: expected at least one step, got shape (0, 2, 3)": lambda r, z: r.RNN(3, 4)(z((0, 2, 3))),
+    "RNN: expected nonlinearity 'tanh' or 'relu', got 'sigmoid'": lambda r, z: r.RNN(3, 4, nonlinearity="sigmoid"),
+    "GRU: expected num_layers >= 1, got 0": lambda r, z: r.GRU(3, 4, num_layers=0),
+}
+
+
+@pytest.mark.parametrize("backend", ["reference", "torch"])
+@pytest.mark.parametrize("message", sorted(RECURRENT_MESSAGES))
+def test_recurrent_message(message, backend):
+    side = recurrent if backend == "reference" else t_recurrent
+    with pytest.raises((ValueError, TypeError)) as raised:
+        RECURRENT_MESSAGES[message](side, _zeros(backend))
+    if backend == "torch" and message.endswith("got ndarray"):
+        message = message.replace("ndarray", "Tensor")  # the same rule, told of the twin's own type
+    assert str(raised.value) == message
+
+
+def test_lstm_backward_takes_its_final_states_gradients_as_a_pair():
+    layer = recurrent.LSTM(3, 4)
+    layer(np.zeros((5, 2, 3)))
+    with pytest.raises(TypeError) as raised:
+        layer.backward(np.zeros((5, 2, 4)), np.zeros((1, 2, 4)))
+    assert str(raised.value) == "LSTM d_state: expected a pair (d_h_n, d_c_n), got ndarray"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: blocks.CharLSTM(5, 3, 4)(np.zeros((2, 3, 1), dtype=int)),
+     "CharLSTM input: expected shape (N, T), got (2, 3, 1)"),
+    (lambda: blocks.CharLSTM(5, 3, 4)(np.zeros((2, 3))), "CharLSTM input: expected integer indices, got dtype float64"),
+    (lambda: blocks.CharTransformer(5, 4, 2, 8, 3)(np.zeros((2, 4), dtype=int)),
+     "CharTransformer input: expected at most 3 positions, got 4"),
+    (lambda: blocks.CharTransformer(5, 4, 2, 8, 3)(np.full((2, 3), 5)),
+     "CharTransformer input: expected indices in [0, 4], got [5, 5]"),
+    (lambda: blocks.TransformerBlock(4, 2, 8)(np.zeros((2, 3, 5))),
+     "TransformerBlock input: expected shape (N, T, 4), got (2, 3, 5)"),
+], ids=["CharLSTM-ndim", "CharLSTM-floats", "CharTransformer-context", "CharTransformer-range", "TransformerBlock"])
+def test_sequence_model_message(call, message):
+    with pytest.raises((ValueError, TypeError)) as raised:
+        call()
+    assert str(raised.value) == message
