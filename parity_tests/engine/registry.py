@@ -78,9 +78,7 @@ class Param:
         return f"{self.reference} <- {self.torch}{gates}" + ("" if self.layout.identity else f" ({self.layout})")
 
     def rows(self, torch_shape: tuple[int, ...]) -> list[int]:
-        """The rows (dimension 0) of torch's tensor this array holds, in the reference's order."""
-        if self.gates is None:
-            return list(range(torch_shape[0]))
+        """The rows (dimension 0) of torch's tensor a gated array holds, in the reference's order."""
         order, held = self.gates
         if not torch_shape or torch_shape[0] % len(order):
             raise DeclarationError(f"Param({self.reference!r}, {self.torch!r}): torch's {self.torch} of shape "
