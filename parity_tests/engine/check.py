@@ -97,14 +97,16 @@ class CheckResult:
 def check(layer, module=None, *inputs, params: tuple[Param, ...] | None = None,
           convention: Convention | None = None, input_layout: tuple[int, ...] | None = None,
           output_layout: tuple[int, ...] | None = None, backward: str = "backward", name: str | None = None,
-          names: tuple[str, ...] | None = None, constant: tuple[str, ...] = (), verbose: bool = True,
+          names: tuple[str, ...] | None = None, constant: tuple[str, ...] = (),
+          held_at_zero: dict[str, str] | None = None, verbose: bool = True,
           raises: bool = True) -> CheckResult | EngineCheckResult:
     """Check ``layer`` against ``module`` on ``inputs`` (as the layer takes them, nested where it
     takes a tuple: ``x, (h0, c0)``); see the module doc. Inputs are named ``input``,
     ``input1``... or by ``names``; every floating one is differentiated unless named in
     ``constant`` (a target, a mask), integer and boolean ones never are (indices). A failed
     check raises CheckFailed (an AssertionError: a test calling it fails) with the verdict;
-    ``raises=False`` returns the failing result instead, which is falsy.
+    ``raises=False`` returns the failing result instead, which is falsy. ``held_at_zero``
+    names torch tensors the layer has no array for, with the reason (see ``Pair``).
 
     ``check(engine)`` checks an ``Engine`` over the op catalog; ``check(engine, "sum")``, or a
     list of names, over those ops (``check_engine``)."""
@@ -135,7 +137,8 @@ def check(layer, module=None, *inputs, params: tuple[Param, ...] | None = None,
         name=name or _name(layer),
         reference=lambda c: copy.deepcopy(layer), torch=lambda c: copy.deepcopy(module),
         inputs=tuple(_given(x, n, n in constant) for x, n in zip(torch_inputs, names, strict=True)),
-        configs=(Config(id="given"),), params=tuple(params), convention=convention,
+        configs=(Config(id="given"),), params=tuple(params), held_at_zero=dict(held_at_zero or {}),
+        convention=convention,
         input_layouts=(input_layout,) if input_layout else (), output_layout=output_layout, backward=backward,
         outputs=outputs, arguments=arguments, exact=exact,
     )

@@ -4,10 +4,11 @@ in another order than torch, each checked against torch's own nn.LSTMCell by dec
 import dataclasses
 import inspect
 
+import numpy as np
 import pytest
 from torch import nn
 
-from parity_tests import DeclarationError, Pair, Param, assert_pair, grid, parity_matrix
+from parity_tests import DeclarationError, Pair, Param, assert_pair, check, grid, parity_matrix
 from parity_tests.conventions import Attributes
 from parity_tests.inputs import normal
 from parity_tests.suite import own_cells as own
@@ -120,3 +121,13 @@ def test_held_at_zero_is_declared_with_its_reason(held, message):
     with pytest.raises(DeclarationError) as raised:
         assert_pair(dataclasses.replace(GATES_APART, held_at_zero=held), seeds=1)
     assert message in str(raised.value)
+
+
+def test_check_takes_gates_and_a_tensor_held_at_zero():
+    x, h, c = (np.random.default_rng(0).standard_normal(shape) for shape in ((3, 4), (3, 5), (3, 5)))
+    declared = dict(params=GATES_APART.params, held_at_zero=ONE_BIAS, convention=Attributes(grads="d{}"),
+                    names=("x", "h", "c"), verbose=False)
+    result = check(own.GatesApartLSTMCell(4, 5), nn.LSTMCell(4, 5), x, (h, c), **declared)
+    assert result and "Wf <- weight_ih gates f of ifgo (permute (1, 0))" in str(result)
+    broken = check(own.ForgetBiasFromInputGateLSTMCell(4, 5), nn.LSTMCell(4, 5), x, (h, c), raises=False, **declared)
+    assert not broken and "grad bf does not match torch" in str(broken)
