@@ -25,7 +25,7 @@ fuzz: $(READY)
 	$(PY) -m pytest -n auto -m fuzz --hypothesis-profile=long parity_tests/suite/test_fuzz.py
 
 ## no false alarms: every configuration of every pair over 200 seeds (66 a non-standard
-## input distribution), every trajectory over 20
+## input distribution), with the sweep-only ones (64-step sequences), every trajectory over 20
 sweep: $(READY)
 	$(PY) -m pytest -q -n auto -p no:randomly parity_tests/suite/test_parity.py parity_tests/suite/test_trajectories.py \
 		--parity-seeds 200
