@@ -1,9 +1,9 @@
 """The matrix spread over several machines through pytest-xdist's gateways, by the README's
 recipe: its own command line, with two directories of this machine as the hosts, reached
 through a stand-in for ssh that runs the command in the host's directory; its report holds the
-verdicts the same cases get here. Each worker collects
-the test files of the checkout it was sent, and pytest fails the collection ("import file
-mismatch") if their modules came from anywhere else, so a green run shows the copy was used."""
+verdicts the same cases get here. Each worker collects the test files of the checkout it was
+sent, and pytest fails the collection ("import file mismatch") if their modules came from
+anywhere else, so a green run shows the copy was used."""
 
 import json
 import os
