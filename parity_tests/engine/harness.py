@@ -523,8 +523,11 @@ def new_twin(pair: Pair, config: Config):
         return as_module(pair.torch(config))
 
 
-def build_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu"):
-    module = new_twin(pair, setup.config).to(device=device, dtype=dtype).train(setup.training)
+def build_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu", module=None):
+    """The twin in ``dtype`` with the case's values; ``module``: one just built from
+    ``setup.config`` and not yet run, used instead of building another."""
+    module = new_twin(pair, setup.config) if module is None else module  # not `or`: a Sequential has a length
+    module = module.to(device=device, dtype=dtype).train(setup.training)
     load_into_torch(setup.params, setup.values, module)
     with torch.no_grad():
         for name in pair.held_at_zero:
@@ -597,7 +600,8 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
                   pair.differentiated(inputs))
     # the judge's outputs fix the shapes of the random upstream gradients every side gets
     with ReluWatch() as watch, torch.no_grad(), raised_by(TORCH_SIDE):
-        outputs, _ = torch_forward(pair, build_torch(pair, setup, torch.float64), inputs, torch.float64)
+        outputs, _ = torch_forward(pair, build_torch(pair, setup, torch.float64, module=module), inputs,
+                                   torch.float64)
     setup.output_shapes = {name: tuple(t.shape) for name, t in outputs.items()}
     setup.upstream = {name: rng.standard_normal(setup.output_shapes[name]).astype(dtype)
                       for name in pair.differentiable_outputs}
