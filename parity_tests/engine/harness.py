@@ -552,16 +552,24 @@ class ReluWatch(TorchFunctionMode):
 
 
 def draw_setup(case: Case, values: dict[str, np.ndarray] | None = None) -> Setup:
-    """Draw a case away from ReLU kinks: a float32 pre-activation within rounding of zero
+    """The case's draw (see ``judged_draw``)."""
+    return judged_draw(case, values)[0]
+
+
+def judged_draw(case: Case, values: dict[str, np.ndarray] | None = None) -> tuple[Setup, dict | None]:
+    """The case's draw and the float64 judge's results on it (None for a function): the
+    judge's forward fixes the shapes of the upstream gradients it then runs backward with.
+
+    The draw keeps away from ReLU kinks: a float32 pre-activation within rounding of zero
     can fall on the other side in the reference than in torch, and a flipped unit changes
     whole channels downstream (BatchNorm couples them). Such a draw is replaced by the next
     one from the same seed, so every case still reproduces from its id alone.
 
     ``values`` (torch layout) replaces the drawn parameters and state."""
     for attempt in range(KINK_ATTEMPTS):
-        setup, margin = _draw_setup(case, attempt, values)
+        setup, judge, margin = _draw_setup(case, attempt, values)
         if case.dtype != "float32" or margin >= KINK_MARGIN:
-            return setup
+            return setup, judge
     raise HarnessError(f"{case.id}: no draw in {KINK_ATTEMPTS} kept every ReLU input {KINK_MARGIN:g} away from 0")
 
 
@@ -577,15 +585,16 @@ def _draw(pair: Pair, config, rng, dtype) -> dict[str, np.ndarray]:
     return {name: make(config, rng, dtype) for name, make in zip(pair.input_names, pair.inputs, strict=True)}
 
 
-def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -> tuple[Setup, float]:
-    """Draw inputs, then parameters and state, then the upstream gradients, from the case's seed."""
+def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -> tuple[Setup, dict | None, float]:
+    """Draw inputs, parameters and state, the decoy batch, then run the judge, drawing the
+    upstream gradients once its forward gives their shapes; the draw's ReLU margin."""
     pair, config, dtype = case.pair, case.config, np.dtype(case.dtype)
     rng = np.random.default_rng(case_seed(case) if attempt == 0 else [case_seed(case), attempt])
     inputs = _draw(pair, config, rng, dtype)
     training = is_training(config)
     built = factory_config(case)
     if not pair.is_layer:
-        return Setup(built, inputs, [], {}, training), np.inf
+        return Setup(built, inputs, [], {}, training), None, np.inf
     with raised_by(TORCH_SIDE):
         module = new_twin(pair, built)
     with raised_by(REFERENCE_SIDE):
@@ -598,18 +607,21 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
               .astype(dtype) for p in params}
     setup = Setup(built, inputs, params, values, training, frozenset(p.reference for p in params if p.torch in buffers),
                   pair.differentiated(inputs))
-    # the judge's outputs fix the shapes of the random upstream gradients every side gets
-    with ReluWatch() as watch, torch.no_grad(), raised_by(TORCH_SIDE):
-        outputs, _ = torch_forward(pair, build_torch(pair, setup, torch.float64, module=module), inputs,
-                                   torch.float64)
-    setup.output_shapes = {name: tuple(t.shape) for name, t in outputs.items()}
-    setup.upstream = {name: rng.standard_normal(setup.output_shapes[name]).astype(dtype)
-                      for name in pair.differentiable_outputs}
     # layers are reused across batches: a value cached by the first forward must not leak, nor a
     # scratch array sized by the first batch (the decoy has one sample more where it can)
     # (a first use in another dtype keeps the batch size: a scratch of the same shape must not keep its dtype)
     setup.decoy = _draw(pair, config if case.first_dtype else decoy_config(pair, config), rng, dtype)
-    return setup, watch.margin
+    watch = ReluWatch()  # float32 draws alone keep away from the kinks
+
+    def draw_upstream(outputs: dict) -> None:
+        setup.output_shapes = {name: tuple(t.shape) for name, t in outputs.items()}
+        setup.upstream = {name: rng.standard_normal(setup.output_shapes[name]).astype(dtype)
+                          for name in pair.differentiable_outputs}
+
+    with raised_by(TORCH_SIDE):
+        judge = run_torch(pair, setup, torch.float64, case.device, module=module,
+                          watch=watch if case.dtype == "float32" else None, on_forward=draw_upstream)
+    return setup, judge, watch.margin
 
 
 @contextlib.contextmanager
@@ -671,14 +683,52 @@ def torch_refusal(case: Case) -> str | None:
     return None
 
 
-def run_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu") -> dict[Key, np.ndarray]:
-    if not pair.is_layer:
-        return run_function(pair, pair.torch(setup.config), setup.inputs, dtype, device)
-    module = build_torch(pair, setup, dtype, device)
-    with torch.no_grad():
-        module(*arguments(pair, {n: _to_torch(x, dtype, device) for n, x in setup.decoy.items()}))
-    return torch_backward(pair, module, setup, *torch_forward(pair, module, setup.inputs, dtype, device,
-                                                              setup.differentiated))
+def run_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu", module=None, watch=None,
+              on_forward=None) -> dict[Key, np.ndarray | str]:
+    """The twin's results in ``dtype``: built (``module``: one just built from the setup's
+    config and not yet run), then forward on the decoy batch, forward on the case's inputs
+    (inside the context ``watch``, if given) and backward with the setup's upstream gradients
+    (``on_forward(outputs)`` draws them first, if given). A run that draws from torch's global
+    generators gives a finding instead (a ``twin`` key): randomness the pair does not share."""
+    if not pair.is_layer:  # the modules a function builds are loaded before use, as a twin's are
+        with generators_drawn_from() as drawn, without_initialisation():
+            results = run_function(pair, pair.torch(setup.config), setup.inputs, dtype, device)
+    else:
+        module = build_torch(pair, setup, dtype, device, module)  # a twin may draw its own parameters: not watched
+        with generators_drawn_from() as drawn:
+            with torch.no_grad():
+                module(*arguments(pair, {n: _to_torch(x, dtype, device) for n, x in setup.decoy.items()}))
+            with watch or contextlib.nullcontext():
+                outputs, working = torch_forward(pair, module, setup.inputs, dtype, device, setup.differentiated)
+            if on_forward is not None:
+                on_forward(outputs)
+            results = torch_backward(pair, module, setup, outputs, working)
+    if drawn:
+        return {Key(TWIN, "global generator"): (
+            f"the torch twin draws from {' and '.join(drawn)}: randomness the pair does not share, so no reference "
+            "can match it. Hand both sides the noise as a constant input, or declare seeded=True and draw from "
+            "generators made from config.seed")}
+    return results
+
+
+@contextlib.contextmanager
+def generators_drawn_from():
+    """Torch's global generators (the CPU's; each GPU's once CUDA is initialised) watched: the
+    list yielded names, on exit, those the block drew from; their states are put back. (A
+    second run with other seeds would find the draws too, at the cost of a whole run.)"""
+    generators = [("torch's global generator", torch.default_generator)]
+    if torch.cuda.is_initialized():
+        generators += [(f"torch's cuda:{i} generator", torch.cuda.default_generators[i])
+                       for i in range(torch.cuda.device_count())]
+    states = [generator.get_state() for _, generator in generators]
+    drawn: list[str] = []
+    try:
+        yield drawn
+    finally:
+        for (name, generator), state in zip(generators, states, strict=True):
+            if not torch.equal(generator.get_state(), state):
+                drawn.append(name)
+                generator.set_state(state)
 
 
 def run_decoy(pair: Pair, layer, setup: Setup, dtype=None) -> None:
@@ -746,24 +796,28 @@ def twin_disagreement(first: dict[Key, np.ndarray], second: dict[Key, np.ndarray
     return differ
 
 
-def run_case(case: Case, setup: Setup | None = None) -> list[Compared]:
-    """Every tensor of the case on the three sides. The float64 twin runs twice (a float64
-    case's twin is the second run), each time with the global generators seeded anew: a twin
-    that draws randomness the pair does not share disagrees with itself, and the case fails on
-    that alone (its float32 error would otherwise widen the tolerance)."""
-    setup = setup or draw_setup(case)
+def run_case(case: Case, setup: Setup | None = None, judge: dict | None = None) -> list[Compared]:
+    """Every tensor of the case on the three sides; ``judge``: the float64 judge's results on
+    ``setup`` when already run (``judged_draw``). A twin must draw nothing from torch's global
+    generators. A float64 case's twin is its judge; a float32 case's twin (and a seeded
+    pair's, which draws from generators made from config.seed) runs a second time in float64:
+    runs that disagree draw randomness the pair does not share, and the case fails on that
+    alone (its float32 error would otherwise widen the tolerance)."""
+    if setup is None:
+        setup, judge = judged_draw(case)
     pair = case.pair
-    seed = case_seed(case)
-    with global_generators(seed), raised_by(TORCH_SIDE):
-        judge = run_torch(pair, setup, torch.float64, case.device)
-    with global_generators(seed + 1), raised_by(TORCH_SIDE):
-        twin = run_torch(pair, setup, getattr(torch, case.dtype), case.device)
-        again = twin if case.dtype == "float64" else run_torch(pair, setup, torch.float64, case.device)
-    if differ := twin_disagreement(judge, again):
+    with raised_by(TORCH_SIDE):
+        judge = run_torch(pair, setup, torch.float64, case.device) if judge is None else judge
+        twin = judge if case.dtype == "float64" else run_torch(pair, setup, getattr(torch, case.dtype), case.device)
+        twice = case.dtype != "float64" or pair.seeded
+        again = run_torch(pair, setup, torch.float64, case.device) if twice else judge
+    if found := next((value for run in (judge, twin, again) for key, value in run.items() if key.kind == TWIN), None):
+        return [Compared(Key(TWIN, "global generator"), np.zeros(0), np.zeros(0), np.zeros(0), problem=found)]
+    if again is not judge and (differ := twin_disagreement(judge, again)):
         return [Compared(Key(TWIN, "same draw"), np.zeros(0), np.zeros(0), np.zeros(0), problem=(
             f"the torch twin disagrees with itself: two float64 runs on the same draw differ in "
-            f"{'; '.join(differ)}. It draws randomness the pair does not share: hand both sides the noise as a "
-            "constant input, or declare seeded=True and draw from generators made from config.seed"))]
+            f"{'; '.join(differ)}. It draws randomness the pair does not share: draw every random value from "
+            "generators made from config.seed"))]
     with raised_by(REFERENCE_SIDE):
         ref = run_reference(pair, setup, np.dtype(case.dtype), case.first_dtype and np.dtype(case.first_dtype))
     stored = layouts(pair, setup)

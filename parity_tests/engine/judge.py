@@ -27,8 +27,8 @@ from parity_tests.engine.harness import (
     Compared,
     LayerRaised,
     Setup,
-    draw_setup,
     finite_difference,
+    judged_draw,
     reference_refusal,
     run_case,
 )
@@ -72,8 +72,8 @@ def judge_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
     re-run line; but a configuration torch refuses is a verdict of its own: it passes when
     the reference refuses it too, and fails when the reference accepts it."""
     try:
-        setup = setup or draw_setup(case)
-        checks = run_case(case, setup)
+        setup, judge = (setup, None) if setup is not None else judged_draw(case)
+        checks = run_case(case, setup, judge)
     except LayerRaised as raised:
         if raised.side == TORCH_SIDE:
             return [refused(case, raised)]

@@ -157,17 +157,52 @@ def test_a_wrong_dropout_gradient_fails_in_float32_too():
 
 
 @pytest.mark.parametrize("seeded", [True, False])
-def test_a_twin_that_draws_its_own_randomness_is_refused(seeded):
-    """torch's nn.Dropout, from torch's global generator: its two runs on one draw disagree."""
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_twin_that_draws_from_torchs_generator_is_refused(seeded, dtype):
+    """torch's nn.Dropout draws from torch's global generator: refused in either dtype."""
     pair = dataclasses.replace(REGISTRY["Dropout"], name="TorchDropout", seeded=seeded,
                                reference=lambda c: dropout.Dropout(c.p, np.random.default_rng(getattr(c, "seed", 0))),
                                torch=lambda c: nn.Dropout(c.p), sampling=None)
-    case = next(c for c in cases([pair], dtypes=("float32",)) if c.config.p == 0.5 and c.config.mode == "train")
+    case = next(c for c in cases([pair], dtypes=(dtype,)) if c.config.p == 0.5 and c.config.mode == "train")
+    state = torch.default_generator.get_state()
     verdicts = judge_case(case)
     assert [v.kind for v in verdicts] == [TWIN] and not verdicts[0].passed
-    assert "the torch twin disagrees with itself: two float64 runs on the same draw differ in output" in \
+    assert "the torch twin draws from torch's global generator: randomness the pair does not share" in \
         verdicts[0].message
     assert "declare seeded=True" in verdicts[0].message
+    assert torch.equal(torch.default_generator.get_state(), state), "the harness put the generator back"
+
+
+class OwnNoiseDropout(nn.Module):
+    """A dropout twin with a NumPy generator of its own, unseeded: nothing global moves."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.p, self.rng = p, np.random.default_rng()
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return x * torch.from_numpy(self.rng.random(tuple(x.shape)) >= self.p) / (1 - self.p)
+
+
+@pytest.mark.parametrize("seeded", [True, False])
+def test_a_twin_with_unshared_noise_of_its_own_disagrees_with_itself(seeded):
+    """Its float32 error against the float64 judge would be O(1) and would set the tolerance:
+    the second float64 run on the same draw disagrees instead, and the case fails on that
+    (a float64 case has no float32 error to widen the tolerance with)."""
+    pair = dataclasses.replace(REGISTRY["Dropout"], name="OwnNoiseDropout", seeded=seeded,
+                               reference=lambda c: dropout.Dropout(c.p, np.random.default_rng(getattr(c, "seed", 0))),
+                               torch=lambda c: OwnNoiseDropout(c.p), sampling=None)
+    dtypes = ("float32", "float64") if seeded else ("float32",)
+    for case in [c for c in cases([pair], dtypes=dtypes) if c.config.p == 0.5 and c.config.mode == "train"][:2]:
+        verdicts = judge_case(case)
+        assert [v.kind for v in verdicts] == [TWIN] and not verdicts[0].passed, case.id
+        assert "the torch twin disagrees with itself: two float64 runs on the same draw differ in output" in \
+            verdicts[0].message
+    if not seeded:  # a float64 case runs its twin once, the judge: unshared noise fails its output
+        case = next(c for c in cases([pair], dtypes=("float64",)) if c.config.p == 0.5 and c.config.mode == "train")
+        assert [v.check for v in judge_case(case) if not v.passed][:1] == ["output"]
 
 
 def test_sampling_catches_p_and_1_minus_p_swapped_even_when_the_twin_swaps_too():
