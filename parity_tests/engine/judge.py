@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from parity_tests.engine import tolerances
 from parity_tests.engine.harness import (
@@ -155,15 +154,19 @@ def _judge_tensor(case: Case, check: Compared, setup: Setup | None = None, outpu
 
     torch_error = float(np.max(np.abs(check.torch - expected), initial=0.0))
     atol = tolerance.atol(expected, torch_error)
-    error = np.abs(reference.astype(np.float64) - expected)
-    error = np.where(np.isnan(error), np.inf, error)
-    allowed = atol + tolerance.rtol * np.abs(expected)
+    magnitude = np.abs(expected)
+    # torch.testing.assert_close's test, |r - e| <= atol + rtol |e| (equal infinities agree, NaN
+    # fails), evaluated once on the arrays the verdict reports: its own call cost a third of it
     with np.errstate(divide="ignore", invalid="ignore"):
+        error = np.where(reference == expected, 0.0, np.abs(reference.astype(np.float64) - expected))
+        error = np.where(np.isnan(error), np.inf, error)
+        # an infinity (or NaN) is matched only by itself
+        allowed = np.where(np.isfinite(expected), atol + tolerance.rtol * magnitude, 0.0)
         headroom = float(np.max(np.where(error == 0, 0.0, error / allowed), initial=0.0))
-        relative = np.where(error == 0, 0.0, error / np.abs(expected))
+        relative = np.where(error == 0, 0.0, error / magnitude)
     errors = (float(np.max(error, initial=0.0)), float(np.max(relative, initial=0.0)), headroom)
 
-    zero = np.max(np.abs(expected), initial=0.0) <= tolerances.VACUOUS
+    zero = np.max(magnitude, initial=0.0) <= tolerances.VACUOUS
     declared = case.pair.zeros_declared(case.config).get(check.name)
     if zero and declared is None:
         return fail(f"the expected tensor is zero everywhere (max |x| <= {tolerances.VACUOUS:g}), so this "
@@ -171,15 +174,12 @@ def _judge_tensor(case: Case, check: Compared, setup: Setup | None = None, outpu
                     "zero (structural_zeros={name: reason}) if it is zero for a reason", errors, atol)
     if declared is not None and not zero:
         return fail(f"declared structurally zero ({declared}), but torch's is not: max |x| = "
-                    f"{np.max(np.abs(expected)):.3g}; the declaration is wrong for this configuration", errors, atol)
-    note = f"structurally zero: {declared}" if declared is not None else ""
-    try:
-        torch.testing.assert_close(torch.from_numpy(reference.astype(np.float64)), torch.from_numpy(expected),
-                                   rtol=tolerance.rtol, atol=atol)
-    except AssertionError:
+                    f"{np.max(magnitude):.3g}; the declaration is wrong for this configuration", errors, atol)
+    if headroom > 1.0:
         return Verdict(check.name, False, *errors, atol, tolerance.rtol,
                        explain(case, check, setup, error > allowed, errors, atol, tolerance.rtol, outputs_match),
                        kind)
+    note = f"structurally zero: {declared}" if declared is not None else ""
     return Verdict(check.name, True, *errors, atol, tolerance.rtol, kind=kind, note=note)
 
 

@@ -348,7 +348,8 @@ class Pair:
                  is) or ``"tuple"`` (one argument, shaped as the outputs).
     seeded:      the pair draws randomness: both factories get ``config.seed``, one integer
                  per case, and every random draw on either side must come from generators
-                 made from it (the twin is run twice on the same draw and must agree).
+                 made from it, none from torch's global generators (the twin is run twice
+                 on the same draw and must agree).
     sampling:    a statistical check of the reference's own randomness (see ``sampling``).
     structural_zeros: {tensor: reason}, or config -> that dict: checks that are zero for a
                  declared reason (one RNN step from h = 0 has dW_hh = 0); they pass when

@@ -281,19 +281,23 @@ def case_breakdown(pair_names=BREAKDOWN_PAIRS) -> tuple[int, dict[str, float]]:
     from parity_tests.suite.pairs import REGISTRY
 
     spent: dict[str, float] = dict.fromkeys(("draw", "judge", "twin", "reference", "verdicts"), 0.0)
+    inner = [0.0]  # the time of the phases running inside the current one (the draw runs the judge)
 
     def timed(function, phase_of):
         def wrapper(*args, **kwargs):
-            start = time.process_time()
+            start, outer = time.process_time(), inner[0]
+            inner[0] = 0.0
             try:
                 return function(*args, **kwargs)
             finally:
-                spent[phase_of(*args)] += time.process_time() - start
+                elapsed = time.process_time() - start
+                spent[phase_of(*args)] += elapsed - inner[0]
+                inner[0] = outer + elapsed
         return wrapper
 
     matrix = cases([REGISTRY[name] for name in pair_names if name in REGISTRY])
-    originals = harness.draw_setup, harness.run_torch, harness.run_reference, judge.judge_tensor
-    judge.draw_setup = timed(harness.draw_setup, lambda *a: "draw")
+    originals = harness.judged_draw, harness.run_torch, harness.run_reference, judge.judge_tensor
+    judge.judged_draw = timed(harness.judged_draw, lambda *a: "draw")
     harness.run_torch = timed(harness.run_torch, lambda pair, setup, dtype, *a: "judge" if dtype == torch.float64
                               else "twin")
     harness.run_reference = timed(harness.run_reference, lambda *a: "reference")
@@ -309,7 +313,7 @@ def case_breakdown(pair_names=BREAKDOWN_PAIRS) -> tuple[int, dict[str, float]]:
                 judge.judge_case(case)
             total = time.process_time() - start
     finally:
-        judge.draw_setup, harness.run_torch, harness.run_reference, judge.judge_tensor = originals
+        judge.judged_draw, harness.run_torch, harness.run_reference, judge.judge_tensor = originals
     spent["rest"] = total - sum(spent.values())
     return len(matrix), {phase: seconds / len(matrix) * 1e3 for phase, seconds in spent.items()}
 
