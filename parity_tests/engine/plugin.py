@@ -74,34 +74,47 @@ def pytest_configure(config):
 
 
 class OneThread:
-    """Around each parity item: one thread for torch and for BLAS, and TF32 off on CUDA; what
-    was set before is restored after it. The matrix is thousands of tiny cases: one thread
-    each is fastest, and xdist's workers (one a core) must not each spin up a pool of their
-    own and fight over the cores. TF32 rounds float32 matmul inputs to 10 mantissa bits:
-    torch's own float32 result would be ~1e-3 off, and the float32 tolerance (10x torch's
-    error) would swell with it."""
+    """Around parity items: one thread for torch and for BLAS, and TF32 off on CUDA; what was
+    set before is restored before the next item that is not a parity item, and at the end of
+    the session (setting and restoring around every item cost a twentieth of a case). The
+    matrix is thousands of tiny cases: one thread each is fastest, and xdist's workers (one a
+    core) must not each spin up a pool of their own and fight over the cores. TF32 rounds
+    float32 matmul inputs to 10 mantissa bits: torch's own float32 result would be ~1e-3 off,
+    and the float32 tolerance (10x torch's error) would swell with it."""
 
     def __init__(self):
-        self.controller = None
+        self.restore = None  # puts back what was set before the current run of parity items
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
         if "parity_case" not in getattr(item, "fixturenames", ()):
-            return (yield)
-        import torch
-        from threadpoolctl import ThreadpoolController
+            self.pytest_sessionfinish()
+        elif self.restore is None:
+            self.restore = self._limit()
+        return (yield)
 
-        self.controller = self.controller or ThreadpoolController()
+    def pytest_sessionfinish(self):
+        if self.restore is not None:
+            self.restore()
+            self.restore = None
+
+    @staticmethod
+    def _limit():
+        import torch
+        from threadpoolctl import threadpool_limits
+
         threads, tf32 = torch.get_num_threads(), (torch.backends.cuda.matmul.allow_tf32,
                                                   torch.backends.cudnn.allow_tf32)
         torch.set_num_threads(1)
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-        try:
-            with self.controller.limit(limits=1):
-                return (yield)
-        finally:
+        blas = threadpool_limits(limits=1)
+
+        def restore():
+            blas.restore_original_limits()
             torch.set_num_threads(threads)
             torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
+
+        return restore
 
 
 @pytest.hookimpl
