@@ -8,6 +8,7 @@ each other, how to make inputs, and the grid of configurations. ``PAIRS`` (in
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -431,20 +432,20 @@ class Pair:
             raise DeclarationError(f"pair {self.name}: exact outputs {unknown} are not among the outputs "
                                    f"{structure.show(self.outputs)}")
 
-    @property
+    @functools.cached_property  # asked for many times a case; a Pair does not change
     def input_names(self) -> tuple[str, ...]:
         return tuple(getattr(make, "input_name", None) or ("input" if i == 0 else f"input{i}")
                      for i, make in enumerate(self.inputs))
 
-    @property
+    @functools.cached_property
     def call_structure(self) -> Structure:
         return self.arguments if self.arguments is not None else self.input_names
 
-    @property
+    @functools.cached_property
     def output_names(self) -> tuple[str, ...]:
         return structure.names(self.outputs)
 
-    @property
+    @functools.cached_property
     def differentiable_outputs(self) -> tuple[str, ...]:
         return tuple(n for n in self.output_names if n not in self.exact)
 
