@@ -233,19 +233,30 @@ def matmul_rate(dtype, size: int = 1024) -> float:
     return 2 * size**3 / median_time(lambda: a @ b, 20)
 
 
-def time_pytest(args: list[str], cwd: Path) -> float:
+def time_pytest(args: list[str], cwd: Path, env: dict | None = None) -> float:
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-                             *args], cwd=cwd, capture_output=True, text=True)
+                             *args], cwd=cwd, capture_output=True, text=True,
+                            env=None if env is None else os.environ | env)
     elapsed = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(f"pytest {' '.join(args)} failed:\n{result.stdout[-2000:]}")
     return elapsed
 
 
+# a plugin that judges every parity case as having nothing to judge: the matrix's items then
+# cost what pytest and the parity plugin cost around them
+NOTHING_JUDGED = """
+def pytest_configure(config):
+    from parity_tests.engine import judge
+    judge.judge_case = lambda case, setup=None: []
+"""
+
+
 def matrix_timings(seeds: int) -> dict[str, float]:
     """The parity matrix at ``seeds`` seeds a configuration and an empty test with as many
-    cases (pytest's own floor), serial and -n auto."""
+    cases (pytest's own floor), serial and -n auto; and, serially, the matrix with nothing
+    judged (what its items cost outside the harness)."""
     args = ["parity_tests/suite/test_parity.py", "--parity-seeds", str(seeds)]
     collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", *args],
                                cwd=ROOT, capture_output=True, text=True)
@@ -259,23 +270,23 @@ def matrix_timings(seeds: int) -> dict[str, float]:
             def test_empty(case):
                 pass
         """))
+        Path(empty_dir, "nothing_judged.py").write_text(NOTHING_JUDGED)
         timings = {"cases": count}
         for label, extra in (("serial", []), ("-n auto", ["-n", "auto"])):
             print(f"timing the matrix at {seeds} seeds ({count} cases) and its floor, {label}", flush=True)
             timings[f"matrix {label}"] = time_pytest([*args, *extra], ROOT)
             timings[f"empty {label}"] = time_pytest(["test_empty.py", *extra], Path(empty_dir))
+        timings["nothing judged serial"] = time_pytest([*args, "-p", "nothing_judged"], ROOT, {"PYTHONPATH": empty_dir})
     return timings
 
 
-BREAKDOWN_PAIRS = ("Linear", "ReLU", "Conv2d", "BatchNorm2d", "LSTM", "MultiheadAttention")
-
-
-def case_breakdown(pair_names=BREAKDOWN_PAIRS) -> tuple[int, dict[str, float]]:
-    """CPU ms a case in each phase of ``judge_case``, over the default matrix of a few pairs,
-    serially on one thread, after one case of each pair has paid its first-call costs: the draw
-    (inputs, parameters, the shape-finding judge forward, the upstreams), the float64 judge runs,
-    the twin in the case's dtype, the reference (decoy, forward, backward), the verdicts (the
-    comparisons and their messages) and the rest (the twin's self-agreement, bookkeeping)."""
+def case_breakdown(pair_names=None) -> tuple[int, dict[str, float]]:
+    """CPU ms a case in each phase of ``judge_case``, over the default matrix (of the pairs
+    named, or all), serially on one thread, after one case of each pair has paid its first-call
+    costs: the draw (inputs, parameters, state, the decoy and the upstreams, less the judge run
+    it holds), the float64 runs of the twin, its run in the case's dtype, the reference
+    (decoys, forward, backward), the verdicts (the comparisons and their messages) and the rest
+    (the twin's self-agreement, bookkeeping)."""
     from parity_tests.engine import harness, judge
     from parity_tests.engine.registry import cases
     from parity_tests.suite.pairs import REGISTRY
@@ -295,7 +306,7 @@ def case_breakdown(pair_names=BREAKDOWN_PAIRS) -> tuple[int, dict[str, float]]:
                 inner[0] = outer + elapsed
         return wrapper
 
-    matrix = cases([REGISTRY[name] for name in pair_names if name in REGISTRY])
+    matrix = cases([REGISTRY[name] for name in pair_names or REGISTRY])
     originals = harness.judged_draw, harness.run_torch, harness.run_reference, judge.judge_tensor
     judge.judged_draw = timed(harness.judged_draw, lambda *a: "draw")
     harness.run_torch = timed(harness.run_torch, lambda pair, setup, dtype, *a: "judge" if dtype == torch.float64
@@ -440,7 +451,10 @@ def run(thread_counts, rounds: int, with_matrix: bool, only: str | None = None) 
     if with_matrix:
         lines += ["", "## The parity matrix against pytest's floor", "",
                   "Wall time of whole pytest runs (start-up, collection and all), against an empty",
-                  "parametrized test with as many cases.", "",
+                  "parametrized test with as many cases (in a directory of its own: pytest's defaults, log",
+                  "capture on; the matrix runs with this project's options, -p no:logging). \"Nothing judged\"",
+                  "is the matrix with every case judged as having nothing to judge: what its items cost",
+                  "outside the harness.", "",
                   "| matrix | run | cases | matrix s | empty test s | matrix ms/case | floor ms/case "
                   "| matrix / floor |",
                   "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -453,12 +467,15 @@ def run(thread_counts, rounds: int, with_matrix: bool, only: str | None = None) 
                 lines.append(f"| {seeds} seeds{default} | {label} | {count} | {matrix:.1f} "
                              f"| {empty:.1f} | {matrix / count * 1e3:.2f} | {empty / count * 1e3:.2f} "
                              f"| {matrix / empty:.2f} |")
+            stubbed, empty = timings["nothing judged serial"], timings["empty serial"]
+            lines.append(f"| {seeds} seeds, nothing judged | serial | {count} | {stubbed:.1f} | {empty:.1f} "
+                         f"| {stubbed / count * 1e3:.2f} | {empty / count * 1e3:.2f} | {stubbed / empty:.2f} |")
             speedup = timings["matrix serial"] / timings["matrix -n auto"]
             lines.append(f"| {seeds} seeds | serial / -n auto | | {speedup:.2f}x | | | | |")
         count, phases = case_breakdown()
-        lines += ["", f"Where a case's time goes: CPU ms a case, {count} default cases of "
-                      f"{', '.join(BREAKDOWN_PAIRS)}, serial, outside pytest (a float64 case's twin is its "
-                      "second judge run, counted as judge).", "",
+        lines += ["", f"Where a case's time goes: CPU ms a case, the {count} default cases, serial, outside "
+                      "pytest (judge: the float64 runs of the twin, the judge and a float32 case's second "
+                      "run; twin: its float32 run; a float64 case's twin is its judge).", "",
                   "| " + " | ".join(phases) + " | total |", "|" + "---:|" * (len(phases) + 1),
                   "| " + " | ".join(f"{ms:.2f}" for ms in phases.values()) + f" | {sum(phases.values()):.2f} |"]
     return "\n".join(lines) + "\n", rows
