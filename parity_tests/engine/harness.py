@@ -610,7 +610,9 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
     # layers are reused across batches: a value cached by the first forward must not leak, nor a
     # scratch array sized by the first batch (the decoy has one sample more where it can)
     # (a first use in another dtype keeps the batch size: a scratch of the same shape must not keep its dtype)
-    setup.decoy = _draw(pair, config if case.first_dtype else decoy_config(pair, config), rng, dtype)
+    # The decoy is drawn from a stream of its own, spawned: the judge runs it before its forward, which
+    # the upstream gradients wait for, and they stay the draws that follow the parameters'
+    setup.decoy = _draw(pair, config if case.first_dtype else decoy_config(pair, config), rng.spawn(1)[0], dtype)
     watch = ReluWatch()  # float32 draws alone keep away from the kinks
 
     def draw_upstream(outputs: dict) -> None:
