@@ -626,24 +626,6 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
     return setup, judge, watch.margin
 
 
-@contextlib.contextmanager
-def global_generators(seed: int):
-    """Torch's and NumPy's global generators seeded to ``seed``, and restored after."""
-    state = np.random.get_state()
-    cuda = torch.cuda.is_initialized()
-    with torch.random.fork_rng(devices=range(torch.cuda.device_count()) if cuda else []):
-        # not torch.manual_seed: it queues a seeding of every uninitialised device kind, recording
-        # a stack trace each time, which cost a sixth of a case
-        torch.default_generator.manual_seed(seed)
-        if cuda:
-            torch.cuda.manual_seed_all(seed)
-        np.random.seed(seed)
-        try:
-            yield
-        finally:
-            np.random.set_state(state)
-
-
 def reference_forward(pair: Pair, config: Config, given: list, training: bool):
     """A fresh reference, built from ``config`` (its lazy arrays on ``given``), run forward once."""
     if not pair.is_layer:
