@@ -800,8 +800,10 @@ def run_case(case: Case, setup: Setup | None = None, judge: dict | None = None) 
     if again is not judge and (differ := twin_disagreement(judge, again)):
         return [Compared(Key(TWIN, "same draw"), np.zeros(0), np.zeros(0), np.zeros(0), problem=(
             f"the torch twin disagrees with itself: two float64 runs on the same draw differ in "
-            f"{'; '.join(differ)}. It draws randomness the pair does not share: draw every random value from "
-            "generators made from config.seed"))]
+            f"{'; '.join(differ)}. It draws randomness the pair does not share: " + (
+                "draw every random value from generators made from config.seed" if pair.seeded else
+                "hand both sides the noise as a constant input, or declare seeded=True and draw from generators "
+                "made from config.seed")))]
     with raised_by(REFERENCE_SIDE):
         ref = run_reference(pair, setup, np.dtype(case.dtype), case.first_dtype and np.dtype(case.first_dtype))
     stored = layouts(pair, setup)

@@ -200,6 +200,7 @@ def test_a_twin_with_unshared_noise_of_its_own_disagrees_with_itself(seeded):
         assert [v.kind for v in verdicts] == [TWIN] and not verdicts[0].passed, case.id
         assert "the torch twin disagrees with itself: two float64 runs on the same draw differ in output" in \
             verdicts[0].message
+        assert ("generators made from config.seed" if seeded else "declare seeded=True") in verdicts[0].message
     if not seeded:  # a float64 case runs its twin once, the judge: unshared noise fails its output
         case = next(c for c in cases([pair], dtypes=("float64",)) if c.config.p == 0.5 and c.config.mode == "train")
         assert [v.check for v in judge_case(case) if not v.passed][:1] == ["output"]
