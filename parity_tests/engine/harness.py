@@ -675,11 +675,11 @@ def run_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu",
     (``on_forward(outputs)`` draws them first, if given). A run that draws from torch's global
     generators gives a finding instead (a ``twin`` key): randomness the pair does not share."""
     if not pair.is_layer:  # the modules a function builds are loaded before use, as a twin's are
-        with generators_drawn_from() as drawn, without_initialisation():
+        with generators_drawn_from(device) as drawn, without_initialisation():
             results = run_function(pair, pair.torch(setup.config), setup.inputs, dtype, device)
     else:
         module = build_torch(pair, setup, dtype, device, module)  # a twin may draw its own parameters: not watched
-        with generators_drawn_from() as drawn:
+        with generators_drawn_from(device) as drawn:
             with torch.no_grad():
                 module(*arguments(pair, {n: _to_torch(x, dtype, device) for n, x in setup.decoy.items()}))
             with watch or contextlib.nullcontext():
@@ -696,12 +696,13 @@ def run_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu",
 
 
 @contextlib.contextmanager
-def generators_drawn_from():
-    """Torch's global generators (the CPU's; each GPU's once CUDA is initialised) watched: the
-    list yielded names, on exit, those the block drew from; their states are put back. (A
-    second run with other seeds would find the draws too, at the cost of a whole run.)"""
+def generators_drawn_from(device: str = "cpu"):
+    """Torch's global generators (the CPU's; each GPU's once CUDA is in use, or the run is on
+    one) watched: the list yielded names, on exit, those the block drew from; their states are
+    put back. (A second run with other seeds would find the draws too, at the cost of a run.)"""
     generators = [("torch's global generator", torch.default_generator)]
-    if torch.cuda.is_initialized():
+    if device != "cpu" or torch.cuda.is_initialized():
+        torch.cuda.init()  # a function's first run on the GPU initialises CUDA inside the block otherwise
         generators += [(f"torch's cuda:{i} generator", torch.cuda.default_generators[i])
                        for i in range(torch.cuda.device_count())]
     states = [generator.get_state() for _, generator in generators]
