@@ -773,8 +773,7 @@ def twin_disagreement(first: dict[Key, np.ndarray], second: dict[Key, np.ndarray
         floating = a.dtype.kind == "f"
         if np.array_equal(a, b, equal_nan=floating):  # a CPU's runs agree to the bit
             continue
-        scale = float(np.max(np.abs(a), initial=0.0)) if floating else 0.0
-        if floating and np.allclose(a, b, rtol=1e-12, atol=1e-12 * scale, equal_nan=True):
+        if floating and np.allclose(a, b, rtol=1e-12, atol=1e-12 * float(np.max(np.abs(a))), equal_nan=True):
             continue
         gap = float(np.max(np.abs(a.astype(np.float64) - b), initial=0.0)) if a.size else 0.0
         differ.append(f"{key} (max abs difference {gap:.3g})")

@@ -88,12 +88,15 @@ class OneThread:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
         if "parity_case" not in getattr(item, "fixturenames", ()):
-            self.pytest_sessionfinish()
+            self._put_back()
         elif self.restore is None:
             self.restore = self._limit()
         return (yield)
 
     def pytest_sessionfinish(self):
+        self._put_back()
+
+    def _put_back(self):
         if self.restore is not None:
             self.restore()
             self.restore = None

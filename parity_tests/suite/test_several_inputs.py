@@ -156,14 +156,21 @@ def test_a_wrong_dropout_gradient_fails_in_float32_too():
     assert "float32-4x25-p0.1-train-seed0: grad input does not match torch" in text
 
 
+def dropout_with_twin(name: str, twin, seeded: bool):
+    """The Dropout pair with another twin (``twin(p)``), seeded or not: dtype -> its first case
+    at p = 0.5 in training."""
+    pair = dataclasses.replace(REGISTRY["Dropout"], name=name, seeded=seeded, sampling=None,
+                               reference=lambda c: dropout.Dropout(c.p, np.random.default_rng(getattr(c, "seed", 0))),
+                               torch=lambda c: twin(c.p))
+    return lambda dtype: next(c for c in cases([pair], dtypes=(dtype,))
+                              if c.config.p == 0.5 and c.config.mode == "train" and not c.first_dtype)
+
+
 @pytest.mark.parametrize("seeded", [True, False])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_a_twin_that_draws_from_torchs_generator_is_refused(seeded, dtype):
     """torch's nn.Dropout draws from torch's global generator: refused in either dtype."""
-    pair = dataclasses.replace(REGISTRY["Dropout"], name="TorchDropout", seeded=seeded,
-                               reference=lambda c: dropout.Dropout(c.p, np.random.default_rng(getattr(c, "seed", 0))),
-                               torch=lambda c: nn.Dropout(c.p), sampling=None)
-    case = next(c for c in cases([pair], dtypes=(dtype,)) if c.config.p == 0.5 and c.config.mode == "train")
+    case = dropout_with_twin("TorchDropout", nn.Dropout, seeded)(dtype)
     state = torch.default_generator.get_state()
     verdicts = judge_case(case)
     assert [v.kind for v in verdicts] == [TWIN] and not verdicts[0].passed
@@ -191,20 +198,15 @@ def test_a_twin_with_unshared_noise_of_its_own_disagrees_with_itself(seeded):
     """Its float32 error against the float64 judge would be O(1) and would set the tolerance:
     the second float64 run on the same draw disagrees instead, and the case fails on that
     (a float64 case has no float32 error to widen the tolerance with)."""
-    pair = dataclasses.replace(REGISTRY["Dropout"], name="OwnNoiseDropout", seeded=seeded,
-                               reference=lambda c: dropout.Dropout(c.p, np.random.default_rng(getattr(c, "seed", 0))),
-                               torch=lambda c: OwnNoiseDropout(c.p), sampling=None)
+    first_case = dropout_with_twin("OwnNoiseDropout", OwnNoiseDropout, seeded)
     for dtype in ("float32", "float64") if seeded else ("float32",):
-        case = next(c for c in cases([pair], dtypes=(dtype,))
-                    if c.config.p == 0.5 and c.config.mode == "train" and not c.first_dtype)
-        verdicts = judge_case(case)
-        assert [v.kind for v in verdicts] == [TWIN] and not verdicts[0].passed, case.id
+        verdicts = judge_case(first_case(dtype))
+        assert [v.kind for v in verdicts] == [TWIN] and not verdicts[0].passed, dtype
         assert "the torch twin disagrees with itself: two float64 runs on the same draw differ in output" in \
             verdicts[0].message
         assert ("generators made from config.seed" if seeded else "declare seeded=True") in verdicts[0].message
     if not seeded:  # a float64 case runs its twin once, the judge: unshared noise fails its output
-        case = next(c for c in cases([pair], dtypes=("float64",)) if c.config.p == 0.5 and c.config.mode == "train")
-        assert [v.check for v in judge_case(case) if not v.passed][:1] == ["output"]
+        assert [v.check for v in judge_case(first_case("float64")) if not v.passed][:1] == ["output"]
 
 
 def test_sampling_catches_p_and_1_minus_p_swapped_even_when_the_twin_swaps_too():
