@@ -182,16 +182,21 @@ def _check_layout(pair: Pair, p: Param, held: np.ndarray | None, torch_shape: tu
                                f"{torch_shape} into {wanted}, but the reference holds {np.shape(held)}{hint}")
 
 
+def _torch_tensors(module) -> dict[str, torch.Tensor]:
+    """Every parameter and buffer by name, under each name it has (a shared one under all)."""
+    return dict(module.named_parameters(remove_duplicate=False)) | dict(module.named_buffers(remove_duplicate=False))
+
+
 def _torch_tensor(module, name: str) -> torch.Tensor:
-    buffers = dict(module.named_buffers())
-    return buffers[name] if name in buffers else module.get_parameter(name)
+    return _torch_tensors(module)[name]
 
 
 def load_into_torch(params: list[Param], values: dict[str, np.ndarray], module) -> None:
     """Torch-layout values -> the module's parameters and buffers."""
+    tensors = _torch_tensors(module)
     with torch.no_grad():
         for p in params:
-            tensor, value = _torch_tensor(module, p.torch), torch.from_numpy(np.array(values[p.reference]))
+            tensor, value = tensors[p.torch], torch.from_numpy(np.array(values[p.reference]))
             if p.gates is None:
                 tensor.copy_(value)
             else:
@@ -220,11 +225,20 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy()
 
 
+def _equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same shape and values, NaN equal to NaN; equal bytes settle it at once (the usual case)."""
+    if a.shape != b.shape:
+        return False
+    if a.dtype == b.dtype and a.tobytes() == b.tobytes():
+        return True
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f" and b.dtype.kind == "f"))
+
+
 def _check_unchanged(side: str, originals: dict, after: dict) -> None:
     for name, before in originals.items():
         now = after[name]
-        now = _numpy(now) if isinstance(now, torch.Tensor) else now
-        if not np.array_equal(np.asarray(before, dtype=now.dtype), now):
+        now = _numpy(now) if isinstance(now, torch.Tensor) else np.asarray(now)
+        if not _equal(np.asarray(before).astype(now.dtype, copy=False), now):
             raise HarnessError(f"the {side} modified its input {name!r} in place")
 
 
@@ -244,6 +258,8 @@ def _first_change(before: np.ndarray, after) -> str | None:
     after = np.asarray(after)
     if before.shape != after.shape:
         return f"shape {before.shape} -> {after.shape}"
+    if _equal(before, after):
+        return None
     same = (before == after) | (np.isnan(before) & np.isnan(after)) if before.dtype.kind == "f" else before == after
     if same.all():
         return None
@@ -444,6 +460,9 @@ class Setup:
     upstream: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # per differentiable output
     output_shapes: dict[str, tuple] = dataclasses.field(default_factory=dict)  # torch's, per output
     decoy: dict[str, np.ndarray] | None = None  # a first batch every side sees before the real one
+    # the reference the draw built for its declaration checks, not yet run: the case's run takes
+    # it (once; a copy of the setup shares the list, so no two runs share the layer)
+    unused_reference: list = dataclasses.field(default_factory=list)
 
     def astype(self, dtype) -> Setup:
         def cast(x):
@@ -469,11 +488,17 @@ def factory_config(case: Case) -> Config:
     return Config(**(vars(case.config) | {"seed": case_seed(case)}))
 
 
-def build_reference(pair: Pair, setup: Setup, dtype):
-    """The reference, its lazily built arrays created on the first batch, the case's values loaded."""
+def new_reference(pair: Pair, setup: Setup):
+    """The reference for the setup's config, its lazily built arrays created on the first batch."""
     layer = pair.convention.prepare(pair.reference(setup.config), pair.name)
     first = setup.decoy if setup.decoy is not None else setup.inputs
     pair.convention.run_init(layer, arguments(pair, reference_inputs(pair, first)))
+    return layer
+
+
+def build_reference(pair: Pair, setup: Setup, dtype, fresh: bool = False):
+    """The reference with the case's values loaded; ``fresh``: the draw's own, if not yet taken."""
+    layer = setup.unused_reference.pop() if fresh and setup.unused_reference else new_reference(pair, setup)
     load_into_reference(pair, setup.params, setup.values, layer, dtype)
     pair.convention.train(layer, setup.training, pair.name)
     return layer
@@ -595,24 +620,25 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
     built = factory_config(case)
     if not pair.is_layer:
         return Setup(built, inputs, [], {}, training), None, np.inf
-    with raised_by(TORCH_SIDE):
-        module = new_twin(pair, built)
-    with raised_by(REFERENCE_SIDE):
-        layer = pair.convention.prepare(pair.reference(built), pair.name)
-        pair.convention.run_init(layer, arguments(pair, reference_inputs(pair, inputs)))
-    params = synchronised(pair, layer, module)
-    buffers = {name for name, _ in module.named_buffers()}
-    tensors = torch_arrays(module)
-    values = {p.reference: (p.draw(rng, tuple(tensors[p.torch].shape)) if given is None else given[p.reference])
-              .astype(dtype) for p in params}
-    setup = Setup(built, inputs, params, values, training, frozenset(p.reference for p in params if p.torch in buffers),
-                  pair.differentiated(inputs))
     # layers are reused across batches: a value cached by the first forward must not leak, nor a
     # scratch array sized by the first batch (the decoy has one sample more where it can)
     # (a first use in another dtype keeps the batch size: a scratch of the same shape must not keep its dtype)
     # The decoy is drawn from a stream of its own, spawned: the judge runs it before its forward, which
     # the upstream gradients wait for, and they stay the draws that follow the parameters'
-    setup.decoy = _draw(pair, config if case.first_dtype else decoy_config(pair, config), rng.spawn(1)[0], dtype)
+    decoy = _draw(pair, config if case.first_dtype else decoy_config(pair, config), rng.spawn(1)[0], dtype)
+    setup = Setup(built, inputs, [], {}, training, decoy=decoy)
+    with raised_by(TORCH_SIDE):
+        module = new_twin(pair, built)
+    with raised_by(REFERENCE_SIDE):
+        layer = new_reference(pair, setup)
+    setup.params = params = synchronised(pair, layer, module)
+    setup.unused_reference.append(layer)
+    buffers = {name for name, _ in module.named_buffers()}
+    tensors = torch_arrays(module)
+    setup.values = {p.reference: (p.draw(rng, tuple(tensors[p.torch].shape)) if given is None else given[p.reference])
+                    .astype(dtype) for p in params}
+    setup.state = frozenset(p.reference for p in params if p.torch in buffers)
+    setup.differentiated = pair.differentiated(inputs)
     watch = ReluWatch()  # float32 draws alone keep away from the kinks
 
     def draw_upstream(outputs: dict) -> None:
@@ -716,6 +742,9 @@ def generators_drawn_from(device: str = "cpu"):
                 generator.set_state(state)
 
 
+DECOY_UPSTREAM = np.random.default_rng(0).standard_normal(997)  # a prime length: no period of a small shape
+
+
 def run_decoy(pair: Pair, layer, setup: Setup, dtype=None) -> None:
     """Forward and backward on the decoy batch (cast to ``dtype``), with upstream gradients of
     the shapes the reference returns: the decoy's batch size is not the case's. State is put
@@ -728,8 +757,8 @@ def run_decoy(pair: Pair, layer, setup: Setup, dtype=None) -> None:
     outputs = _outputs(pair, convention.forward(layer, arguments(pair, reference_inputs(pair, decoy)), setup.training),
                        f"the reference's {type(layer).__name__}.forward")
     state = _snapshot({name: convention.read(layer, name) for name in setup.state})
-    rng = np.random.default_rng(0)  # any fixed draw: what the decoy's backward gives is not judged
-    upstreams = {name: rng.standard_normal(np.shape(outputs[name])).astype(outputs[name].dtype)
+    # any fixed values: what the decoy's backward gives is not judged
+    upstreams = {name: np.resize(DECOY_UPSTREAM, np.shape(outputs[name])).astype(outputs[name].dtype)
                  for name in pair.differentiable_outputs}
     convention.backward(layer, pair.backward, upstream_arguments(pair, upstreams), setup.differentiated,
                         pair.input_names)
@@ -742,7 +771,7 @@ def run_reference(pair: Pair, setup: Setup, dtype, first_dtype=None) -> dict[Key
     decoy batch first (in ``first_dtype``, if given, its arrays then cast to the case's)."""
     if not pair.is_layer:
         return run_function(pair, pair.reference(setup.config), setup.inputs)
-    layer = build_reference(pair, setup, first_dtype or dtype)
+    layer = build_reference(pair, setup, first_dtype or dtype, fresh=True)
     run_decoy(pair, layer, setup, first_dtype)
     # the case's parameters again, in its dtype (a backward that moves them is reported once, as the
     # side effect of the case's own call); state as the decoy left it, as torch's
@@ -771,7 +800,7 @@ def twin_disagreement(first: dict[Key, np.ndarray], second: dict[Key, np.ndarray
             differ.append(f"{key} ({a.shape} then {b.shape})")
             continue
         floating = a.dtype.kind == "f"
-        if np.array_equal(a, b, equal_nan=floating):  # a CPU's runs agree to the bit
+        if _equal(a, b):  # a CPU's runs agree to the bit
             continue
         if floating and np.allclose(a, b, rtol=1e-12, atol=1e-12 * float(np.max(np.abs(a))), equal_nan=True):
             continue
@@ -783,27 +812,16 @@ def twin_disagreement(first: dict[Key, np.ndarray], second: dict[Key, np.ndarray
 def run_case(case: Case, setup: Setup | None = None, judge: dict | None = None) -> list[Compared]:
     """Every tensor of the case on the three sides; ``judge``: the float64 judge's results on
     ``setup`` when already run (``judged_draw``). A twin must draw nothing from torch's global
-    generators. A float64 case's twin is its judge; a float32 case's twin (and a seeded
-    pair's, which draws from generators made from config.seed) runs a second time in float64:
-    runs that disagree draw randomness the pair does not share, and the case fails on that
-    alone (its float32 error would otherwise widen the tolerance)."""
+    generators. A float64 case's twin is its judge. Whether the twin agrees with itself is
+    asked afterwards, where a verdict depends on it (``twin_self_check``)."""
     if setup is None:
         setup, judge = judged_draw(case)
     pair = case.pair
+    judge = run_judge(case, setup) if judge is None else judge
     with raised_by(TORCH_SIDE):
-        judge = run_torch(pair, setup, torch.float64, case.device) if judge is None else judge
         twin = judge if case.dtype == "float64" else run_torch(pair, setup, getattr(torch, case.dtype), case.device)
-        twice = case.dtype != "float64" or pair.seeded
-        again = run_torch(pair, setup, torch.float64, case.device) if twice else judge
-    if found := next((value for run in (judge, twin, again) for key, value in run.items() if key.kind == TWIN), None):
+    if found := next((value for run in (judge, twin) for key, value in run.items() if key.kind == TWIN), None):
         return [Compared(Key(TWIN, "global generator"), np.zeros(0), np.zeros(0), np.zeros(0), problem=found)]
-    if again is not judge and (differ := twin_disagreement(judge, again)):
-        return [Compared(Key(TWIN, "same draw"), np.zeros(0), np.zeros(0), np.zeros(0), problem=(
-            f"the torch twin disagrees with itself: two float64 runs on the same draw differ in "
-            f"{'; '.join(differ)}. It draws randomness the pair does not share: " + (
-                "draw every random value from generators made from config.seed" if pair.seeded else
-                "hand both sides the noise as a constant input, or declare seeded=True and draw from generators "
-                "made from config.seed")))]
     with raised_by(REFERENCE_SIDE):
         ref = run_reference(pair, setup, np.dtype(case.dtype), case.first_dtype and np.dtype(case.first_dtype))
     stored = layouts(pair, setup)
@@ -816,6 +834,33 @@ def run_case(case: Case, setup: Setup | None = None, judge: dict | None = None) 
         else Compared(key, value, twin[key], judge[key], stored.get(key, IDENTITY),
                    exact=key in exact or np.asarray(judge[key]).dtype.kind in "biu")
         for key, value in ref.items()]
+
+
+def run_judge(case: Case, setup: Setup) -> dict[Key, np.ndarray | str]:
+    """The float64 judge's results on ``setup`` (``judged_draw`` runs it on its own draw)."""
+    with raised_by(TORCH_SIDE):
+        return run_torch(case.pair, setup, torch.float64, case.device)
+
+
+def twin_self_check(case: Case, setup: Setup, judge: dict[Key, np.ndarray]) -> Compared | None:
+    """The twin run a second time in float64 on the same draw; a finding (a ``twin`` key) if
+    the two runs disagree: the twin draws randomness the pair does not share (an unseeded
+    generator of its own), so its float32 error against the judge is noise, and a tolerance
+    widened by it, or a failure, says nothing of the reference. None when they agree."""
+    pair = case.pair
+    with raised_by(TORCH_SIDE):
+        again = run_torch(pair, setup, torch.float64, case.device)
+    if found := again.get(Key(TWIN, "global generator")):  # drawn this time only
+        return Compared(Key(TWIN, "global generator"), np.zeros(0), np.zeros(0), np.zeros(0), problem=found)
+    differ = twin_disagreement(judge, again)
+    if not differ:
+        return None
+    return Compared(Key(TWIN, "same draw"), np.zeros(0), np.zeros(0), np.zeros(0), problem=(
+        f"the torch twin disagrees with itself: two float64 runs on the same draw differ in "
+        f"{'; '.join(differ)}. It draws randomness the pair does not share: " + (
+            "draw every random value from generators made from config.seed" if pair.seeded else
+            "hand both sides the noise as a constant input, or declare seeded=True and draw from generators "
+            "made from config.seed")))
 
 
 # -- finite differences: the third judge -------------------------------------------------

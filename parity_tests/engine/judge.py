@@ -26,10 +26,13 @@ from parity_tests.engine.harness import (
     Compared,
     LayerRaised,
     Setup,
+    TWIN,
     finite_difference,
     judged_draw,
     reference_refusal,
     run_case,
+    run_judge,
+    twin_self_check,
 )
 from parity_tests.engine.registry import DEFAULT_SEEDS, Case, cases
 
@@ -46,6 +49,9 @@ class Verdict:
     message: str = ""
     kind: str = ""  # the check's kind (harness.OUTPUT, GRAD_INPUT, ...)
     note: str = ""  # why a passing check passed in a way worth saying (a declared structural zero)
+    # the verdict holds only if the twin is deterministic: it fails, or passes by no more than
+    # the margin torch's own float32 error adds to the tolerance (noise would widen it)
+    twin_matters: bool = False
 
 
 def rerun_command(case: Case) -> str:
@@ -69,21 +75,36 @@ def judge_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
 
     An exception from a layer fails the case with its id, the side that raised and the
     re-run line; but a configuration torch refuses is a verdict of its own: it passes when
-    the reference refuses it too, and fails when the reference accepts it."""
+    the reference refuses it too, and fails when the reference accepts it.
+
+    Where a verdict holds only if the twin is deterministic (it fails, or passes by the margin
+    torch's own float32 error adds), the twin runs again in float64 on the same draw; if the
+    runs disagree, the case fails on that alone (``twin_self_check``)."""
     try:
-        setup, judge = (setup, None) if setup is not None else judged_draw(case)
+        setup, judge = judged_draw(case) if setup is None else (setup, None)
+        judge = run_judge(case, setup) if judge is None else judge
         checks = run_case(case, setup, judge)
+        verdicts = judge_tensors(case, checks, setup)
+        if any(v.twin_matters for v in verdicts) and all(c.key.kind != TWIN for c in checks) \
+                and (finding := twin_self_check(case, setup, judge)) is not None:
+            return [judge_tensor(case, finding)]
     except LayerRaised as raised:
         if raised.side == TORCH_SIDE:
             return [refused(case, raised)]
         raise CaseError(f"{case.id}: {raised}\n  re-run:    {rerun_command(case)}") from raised.error
-    outputs_match = True
-    verdicts = []
-    for check in checks:  # outputs come first: a gradient's explanation knows whether the forward was right
-        verdicts.append(judge_tensor(case, check, setup, outputs_match))
-        outputs_match &= check.key.kind != OUTPUT or verdicts[-1].passed
     if getattr(case.pair, "sampling", None) is not None:
         verdicts += sampling_verdicts(case, setup)
+    return verdicts
+
+
+def judge_tensors(case: Case, checks: list[Compared], setup: Setup) -> list[Verdict]:
+    """Each tensor's verdict; outputs come first, so a gradient's explanation knows whether
+    the forward was right."""
+    outputs_match = True
+    verdicts = []
+    for check in checks:
+        verdicts.append(judge_tensor(case, check, setup, outputs_match))
+        outputs_match &= check.key.kind != OUTPUT or verdicts[-1].passed
     return verdicts
 
 
@@ -132,11 +153,12 @@ def _judge_tensor(case: Case, check: Compared, setup: Setup | None = None, outpu
 
     def fail(text: str, errors=(np.inf, np.inf, np.inf), atol=0.0) -> Verdict:
         lines = [f"{case.id}: {check.name}: {text}", f"  re-run:    {rerun_command(case)}"]
-        return Verdict(check.name, False, *errors, atol, tolerance.rtol, "\n".join(lines), kind)
+        return Verdict(check.name, False, *errors, atol, tolerance.rtol, "\n".join(lines), kind, twin_matters=True)
 
     if check.problem:
         return Verdict(check.name, False, np.inf, np.inf, np.inf, 0.0, tolerance.rtol,
-                       f"{case.id}: {check.problem}\n  re-run:    {rerun_command(case)}", kind)
+                       f"{case.id}: {check.problem}\n  re-run:    {rerun_command(case)}", kind,
+                       twin_matters=kind != TWIN)
     if check.exact:
         return judge_exactly(case, check, fail)
     expected = np.asarray(check.judge, dtype=np.float64)
@@ -162,7 +184,8 @@ def _judge_tensor(case: Case, check: Compared, setup: Setup | None = None, outpu
         error = np.where(reference == expected, 0.0, np.abs(reference.astype(np.float64) - expected))
         error = np.where(np.isnan(error), np.inf, error)
         # an infinity (or NaN) is matched only by itself
-        allowed = np.where(np.isfinite(expected), atol + tolerance.rtol * magnitude, 0.0)
+        finite = np.isfinite(expected)
+        allowed = np.where(finite, atol + tolerance.rtol * magnitude, 0.0)
         headroom = float(np.max(np.where(error == 0, 0.0, error / allowed), initial=0.0))
         relative = np.where(error == 0, 0.0, error / magnitude)
     errors = (float(np.max(error, initial=0.0)), float(np.max(relative, initial=0.0)), headroom)
@@ -179,9 +202,11 @@ def _judge_tensor(case: Case, check: Compared, setup: Setup | None = None, outpu
     if headroom > 1.0:
         return Verdict(check.name, False, *errors, atol, tolerance.rtol,
                        explain(case, check, setup, error > allowed, errors, atol, tolerance.rtol, outputs_match),
-                       kind)
+                       kind, twin_matters=True)
     note = f"structurally zero: {declared}" if declared is not None else ""
-    return Verdict(check.name, True, *errors, atol, tolerance.rtol, kind=kind, note=note)
+    twin_term = tolerance.multiple * torch_error  # what torch's own error adds to atol
+    twin_matters = twin_term > 0 and bool(np.any(error > np.where(finite, allowed - twin_term, 0.0)))
+    return Verdict(check.name, True, *errors, atol, tolerance.rtol, kind=kind, note=note, twin_matters=twin_matters)
 
 
 def judge_exactly(case: Case, check: Compared, fail) -> Verdict:
