@@ -211,9 +211,13 @@ def test_a_twin_runs_again_only_where_a_verdict_rests_on_it(monkeypatch):
     once a dtype; one whose verdict leans on that error, or fails, runs it a second time."""
     from parity_tests.engine import harness, judge, tolerances
 
-    runs = []
-    run_torch = harness.run_torch
-    monkeypatch.setattr(harness, "run_torch", lambda *args, **kwargs: runs.append(args[2]) or run_torch(*args, **kwargs))
+    runs, run_torch = [], harness.run_torch
+
+    def counted(pair, setup, dtype, *args, **kwargs):
+        runs.append(dtype)
+        return run_torch(pair, setup, dtype, *args, **kwargs)
+
+    monkeypatch.setattr(harness, "run_torch", counted)
     case = next(c for c in cases([REGISTRY["Linear"]]) if c.dtype == "float32")
     assert all(v.passed and not v.twin_matters for v in judge_case(case))
     assert runs == [torch.float64, torch.float32]
