@@ -301,15 +301,15 @@ def _outputs(pair: Pair, returned, side: str) -> dict:
     return {name: (_numpy(v) if isinstance(v, torch.Tensor) else np.asarray(v)) for name, v in found.items()}
 
 
-def run_reference_layer(pair: Pair, layer, setup: Setup) -> dict[Key, np.ndarray | str]:
+def run_reference_layer(pair: Pair, layer, setup: Setup, first_call: dict | None = None) -> dict[Key, np.ndarray | str]:
     """Forward and backward on the reference; every result as it returns it (its own layout).
 
     Side effects torch never has are results too (a ``side effect`` key -> what happened):
     backward gets the caller's own upstream arrays and must leave them alone; parameters must
     not move in forward or backward, nor state in backward; the outputs already handed out
-    must not change in backward; an input gradient must not be an upstream array; and a
-    second forward and backward must not overwrite the first call's outputs or input
-    gradients (a buffer handed out and reused).
+    must not change in backward; an input gradient must not be an upstream array; and this
+    forward and backward must not overwrite the outputs or input gradients ``first_call``
+    (the decoy's, ``run_decoy``) handed out (a buffer handed out and reused).
     """
     convention, output_layout = pair.convention, Layout(pair.output_layout)
     differentiated = setup.differentiated
@@ -330,7 +330,7 @@ def run_reference_layer(pair: Pair, layer, setup: Setup) -> dict[Key, np.ndarray
     effects = _changes("forward", before_forward, held(params), roles)
     # the objects the caller holds, watched from here on, and their values as handed out (judged)
     handed_out = {str(Key(OUTPUT, name)): value for name, value in outputs.items()}
-    roles |= {name: f"the {name} it had handed out" for name in handed_out}
+    roles |= {name: _handed_role(name) for name in handed_out}
     before_backward = _snapshot(held(arrays))
     caller_upstreams = {name: np.array(output_layout.to_reference(g)) for name, g in setup.upstream.items()}
     upstreams = {_upstream_name(pair, name): g for name, g in caller_upstreams.items()}
@@ -343,9 +343,9 @@ def run_reference_layer(pair: Pair, layer, setup: Setup) -> dict[Key, np.ndarray
     effects += _changes("backward", before_backward, held(arrays), roles)
     for name, grad in zip(differentiated, grads, strict=True):
         handed_out[f"grad {name}"] = grad
-        gradient = "the input gradient" if name == "input" else f"the gradient of {name}"
-        roles[f"grad {name}"] = f"{gradient} it had handed out"
+        roles[f"grad {name}"] = _handed_role(f"grad {name}")
         if isinstance(grad, np.ndarray) and any(np.shares_memory(grad, g) for g in caller_upstreams.values()):
+            gradient = "the input gradient" if name == "input" else f"the gradient of {name}"
             effects.append((Key(SIDE_EFFECT, f"grad {name}"), f"backward returned (a view of) the caller's upstream "
                                                              f"gradient as {gradient}"))
     handed_values = handed_before | _snapshot({f"grad {name}": grad for name, grad in zip(differentiated, grads,
@@ -367,7 +367,10 @@ def run_reference_layer(pair: Pair, layer, setup: Setup) -> dict[Key, np.ndarray
                                f"(looked for {convention.where(p.reference)})")
         judged[Key(GRAD_PARAM, p.reference)] = np.array(grad, copy=True)
     _check_unchanged("reference", originals, working)
-    effects += _second_call(pair, layer, setup, handed_out, handed_values, roles)
+    if first_call is not None:  # the decoy's arrays, as it handed them out and their values then
+        arrays, values = first_call
+        found = _changes("the next forward and backward", values, arrays, {name: _handed_role(name) for name in arrays})
+        effects += [(Key(SIDE_EFFECT, f"{key.tensor} (next call)"), text) for key, text in found]
     return judged | dict(effects)
 
 
@@ -382,13 +385,11 @@ def _check_output_shapes(pair: Pair, outputs: dict, torch_shapes: dict[str, tupl
                 + ("" if layout.identity else f" (the declared output layout, {layout}, expects {wanted})"))
 
 
-def _second_call(pair: Pair, layer, setup: Setup, handed_out: dict, handed_values: dict,
-                 roles: dict) -> list[tuple[Key, str]]:
-    """Run forward and backward once more, on the decoy batch and other upstream gradients:
-    what the first call handed out must not change."""
-    run_decoy(pair, layer, setup)
-    found = _changes("the next forward and backward", handed_values, handed_out, roles)
-    return [(Key(SIDE_EFFECT, f"{key.tensor} (next call)"), text) for key, text in found]
+def _handed_role(name: str) -> str:
+    """What an array a call handed out is to the caller, by its name ("output", "grad input")."""
+    if not name.startswith("grad "):
+        return f"the {name} it had handed out"
+    return f"{'the input gradient' if name == 'grad input' else f'the gradient of {name[5:]}'} it had handed out"
 
 
 def torch_forward(pair: Pair, module, inputs: dict, dtype: torch.dtype, device: str = "cpu",
@@ -745,11 +746,12 @@ def generators_drawn_from(device: str = "cpu"):
 DECOY_UPSTREAM = np.random.default_rng(0).standard_normal(997)  # a prime length: no period of a small shape
 
 
-def run_decoy(pair: Pair, layer, setup: Setup, dtype=None) -> None:
+def run_decoy(pair: Pair, layer, setup: Setup, dtype=None) -> dict[str, np.ndarray]:
     """Forward and backward on the decoy batch (cast to ``dtype``), with upstream gradients of
     the shapes the reference returns: the decoy's batch size is not the case's. State is put
     back as the forward left it (torch's decoy runs forward alone): a backward that changes it
-    is reported once, as the side effect of the case's own call."""
+    is reported once, as the side effect of the case's own call. What it handed out, the
+    arrays themselves: the outputs and the input gradients, named as side effects name them."""
     decoy = setup.decoy if dtype is None else {n: x.astype(dtype) if x.dtype.kind == "f" else x
                                                for n, x in setup.decoy.items()}
     convention = pair.convention
@@ -760,10 +762,12 @@ def run_decoy(pair: Pair, layer, setup: Setup, dtype=None) -> None:
     # any fixed values: what the decoy's backward gives is not judged
     upstreams = {name: np.resize(DECOY_UPSTREAM, np.shape(outputs[name])).astype(outputs[name].dtype)
                  for name in pair.differentiable_outputs}
-    convention.backward(layer, pair.backward, upstream_arguments(pair, upstreams), setup.differentiated,
-                        pair.input_names)
+    grads = convention.backward(layer, pair.backward, upstream_arguments(pair, upstreams), setup.differentiated,
+                                pair.input_names)
     if state:  # as the forward left it, in the dtype it had
         convention.load(layer, state, next(iter(state.values())).dtype)
+    return {str(Key(OUTPUT, name)): value for name, value in outputs.items()} | {
+        f"grad {name}": grad for name, grad in zip(setup.differentiated, grads, strict=True)}
 
 
 def run_reference(pair: Pair, setup: Setup, dtype, first_dtype=None) -> dict[Key, np.ndarray | str]:
@@ -772,13 +776,15 @@ def run_reference(pair: Pair, setup: Setup, dtype, first_dtype=None) -> dict[Key
     if not pair.is_layer:
         return run_function(pair, pair.reference(setup.config), setup.inputs)
     layer = build_reference(pair, setup, first_dtype or dtype, fresh=True)
-    run_decoy(pair, layer, setup, first_dtype)
+    # the next call after the decoy's is the case's: what the decoy handed out must not change in it
+    handed_out = run_decoy(pair, layer, setup, first_dtype)
+    handed_values = _snapshot(handed_out)
     # the case's parameters again, in its dtype (a backward that moves them is reported once, as the
     # side effect of the case's own call); state as the decoy left it, as torch's
     values = {p.reference: np.array(pair.convention.read(layer, p.reference)) if p.reference in setup.state
               else p.layout.to_reference(setup.values[p.reference]) for p in setup.params}
     pair.convention.load(layer, values, dtype)
-    return run_reference_layer(pair, layer, setup)
+    return run_reference_layer(pair, layer, setup, (handed_out, handed_values))
 
 
 def layouts(pair: Pair, setup: Setup) -> dict[Key, Layout]:
