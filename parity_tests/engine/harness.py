@@ -96,10 +96,11 @@ class Compared:
 
     def reference_shape(self) -> tuple[int, ...]:
         """The shape the reference must return: the judge's, in the reference's layout."""
-        return self.layout.reference_shape(np.shape(self.judge))
+        return np.shape(self.judge) if self.layout.identity else self.layout.reference_shape(np.shape(self.judge))
 
     def reference_in_torch_layout(self) -> np.ndarray:
-        return self.layout.to_torch(np.asarray(self.reference), np.shape(self.judge))
+        reference = np.asarray(self.reference)
+        return reference if self.layout.identity else self.layout.to_torch(reference, np.shape(self.judge))
 
 
 def case_seed(case: Case) -> int:

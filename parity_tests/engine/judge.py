@@ -180,15 +180,19 @@ def _judge_tensor(case: Case, check: Compared, setup: Setup | None = None, outpu
     atol = tolerance.atol(peak, torch_error)
     # torch.testing.assert_close's test, |r - e| <= atol + rtol |e| (equal infinities agree, NaN
     # fails), evaluated once on the arrays the verdict reports: its own call cost a third of it
-    with np.errstate(divide="ignore", invalid="ignore"):
-        error = np.where(reference == expected, 0.0, np.abs(reference.astype(np.float64) - expected))
-        error = np.where(np.isnan(error), np.inf, error)
-        # an infinity (or NaN) is matched only by itself
-        finite = np.isfinite(expected)
-        allowed = np.where(finite, atol + tolerance.rtol * magnitude, 0.0)
-        headroom = float(np.max(np.where(error == 0, 0.0, error / allowed), initial=0.0))
-        relative = np.where(error == 0, 0.0, error / magnitude)
-    errors = (float(np.max(error, initial=0.0)), float(np.max(relative, initial=0.0)), headroom)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        error = np.abs(reference - expected)
+        finite = bool(np.isfinite(error).all())  # then so is every element on both sides
+        if finite:
+            allowed = atol + tolerance.rtol * magnitude
+        else:  # equal infinities agree; an infinity (or NaN) is matched only by itself
+            error = np.where(reference == expected, 0.0, error)
+            error[np.isnan(error)] = np.inf
+            allowed = np.where(np.isfinite(expected), atol + tolerance.rtol * magnitude, 0.0)
+        wrong = error > 0
+        headroom = float(np.max(np.divide(error, allowed, out=np.zeros_like(error), where=wrong), initial=0.0))
+        relative = float(np.max(np.divide(error, magnitude, out=np.zeros_like(error), where=wrong), initial=0.0))
+    errors = (float(np.max(error, initial=0.0)), relative, headroom)
 
     zero = peak <= tolerances.VACUOUS
     declared = case.pair.zeros_declared(case.config).get(check.name)
@@ -205,7 +209,8 @@ def _judge_tensor(case: Case, check: Compared, setup: Setup | None = None, outpu
                        kind, twin_matters=True)
     note = f"structurally zero: {declared}" if declared is not None else ""
     twin_term = tolerance.multiple * torch_error  # what torch's own error adds to atol
-    twin_matters = twin_term > 0 and bool(np.any(error > np.where(finite, allowed - twin_term, 0.0)))
+    twin_matters = twin_term > 0 and bool(np.any(error > (allowed - twin_term if finite else
+                                                          np.where(np.isfinite(expected), allowed - twin_term, 0.0))))
     return Verdict(check.name, True, *errors, atol, tolerance.rtol, kind=kind, note=note, twin_matters=twin_matters)
 
 
