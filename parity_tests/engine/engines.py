@@ -311,7 +311,7 @@ class EngineConvention(Convention):
 
 
 def parity_matrix(*declarations):
-    """A pytest test that runs every case of the declarations: pairs, and engines over the op
+    """The pytest items of every case of the declarations: pairs, and engines over the op
     catalog, or over the ops named among the declarations (names or ``Op`` objects):
 
         test_my_layers = parity_matrix(MY_PAIR)
@@ -327,8 +327,6 @@ def parity_matrix(*declarations):
     engines = [d for d in declarations if isinstance(d, Engine)]
     if not engines:
         return plugin.parity_matrix(*declarations)
-    import pytest
-
     from parity_tests.engine import ops
 
     selection = [d for d in declarations if isinstance(d, str | ops.Op)] or None
@@ -340,13 +338,4 @@ def parity_matrix(*declarations):
         for placeholder, reason in ops.not_covered_pairs(engine, missing):
             pairs.append(placeholder)
             skipped[placeholder.name] = reason
-    matrix = plugin.parity_matrix(*pairs)
-    if not skipped:
-        return matrix
-
-    def test_parity(parity_case, request):
-        if parity_case.pair.name in skipped:
-            pytest.skip(skipped[parity_case.pair.name])
-        matrix(parity_case, request)
-
-    return pytest.mark.parity(pairs=tuple(pairs))(test_parity)
+    return plugin.parity_matrix(*pairs, skipped=skipped)

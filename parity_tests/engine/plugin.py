@@ -9,14 +9,17 @@ and reports. A project names its pairs in one of three ways:
   ``test_parity = parity_matrix()`` in a test file;
 - in a conftest.py: ``def pytest_parity_pairs(config): return [...]``.
 
-Every test that asks for the ``parity_case`` fixture is parametrized over the cases of its
-pairs; its node id names the case, and a failing case's re-run line is that node id.
+A matrix is collected as one item a case (a ``ParityItem``, as pytest's own plugins make
+items of what is not a function): ``test_layers.py::test_my_layers[Dense-float32-N1C3-seed0]``.
+The node id names the case, and a failing case's re-run line is that node id. The items ask
+for no fixtures, so pytest sets up and tears down nothing around them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -66,8 +69,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     for marker in ("slow: long runs (seeds past the default three); deselect with -m 'not slow'",
-                   "gpu: cases that need a CUDA device",
-                   "parity(pairs): the pairs a parity_case test runs (set by parity_matrix)"):
+                   "gpu: cases that need a CUDA device"):
         config.addinivalue_line("markers", marker)
     config.pluginmanager.register(ParityReport(config.getoption("--parity-report")), "parity-report")
     config.pluginmanager.register(OneThread(), "parity-threads")
@@ -87,7 +89,7 @@ class OneThread:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item):
-        if "parity_case" not in getattr(item, "fixturenames", ()):
+        if not isinstance(item, ParityItem):
             self._put_back()
         elif self.restore is None:
             self.restore = self._limit()
@@ -137,27 +139,78 @@ def pytest_parity_pairs(config):
     return pairs
 
 
-def parity_matrix(*pairs: Pair):
-    """A test function that runs every case of ``pairs``; with none, of the pairs the project
+class ParityMatrix:
+    """What ``parity_matrix`` returns: a test module's name for it is collected as one
+    ``ParityItem`` a case. ``skipped``: pair name -> why its cases run as skipped items (an
+    engine's uncovered catalog entries)."""
+
+    def __init__(self, pairs: tuple, skipped: dict[str, str] | None = None):
+        self.pairs, self.skipped = pairs, dict(skipped or {})
+
+    def __repr__(self) -> str:
+        return f"parity_matrix({', '.join(p.name for p in self.pairs) or 'the project pairs'})"
+
+
+def parity_matrix(*pairs: Pair, skipped: dict[str, str] | None = None) -> ParityMatrix:
+    """Every case of ``pairs``, one pytest item a case; with none, of the pairs the project
     names (ini ``parity_pairs``, ``--parity-pairs``, or the ``pytest_parity_pairs`` hook).
 
         test_my_layers = parity_matrix(MY_PAIR)
     """
+    return ParityMatrix(pairs, skipped)
 
-    def test_parity(parity_case, request):
+
+class ParityItem(pytest.Item):
+    """One case of a matrix: judged, its row kept for the report, failed with every failing
+    tensor's explanation."""
+
+    def __init__(self, *, case, line: int = 0, skipped: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.case, self.line = dataclasses.replace(case, nodeid=self.nodeid), line
+        for mark in _marks(case) + ([pytest.mark.skip(reason=skipped)] if skipped is not None else []):
+            self.add_marker(mark)
+
+    def runtest(self):
         from parity_tests.engine.judge import judge_case
         from parity_tests.engine.layouts import DeclarationError
 
-        case = dataclasses.replace(parity_case, nodeid=request.node.nodeid)
+        case = self.case
         try:
             verdicts = judge_case(case)
         except DeclarationError as error:  # the declaration is at fault, not the layer: say so plainly
             pytest.fail(f"{case.id}: bad declaration: {error}", pytrace=False)
-        request.node.user_properties.append(("parity", report.case_row(case, verdicts)))
+        self.user_properties.append(("parity", report.case_row(case, verdicts)))
         if failures := [v.message for v in verdicts if not v.passed]:
             pytest.fail("\n\n".join(failures), pytrace=False)
 
-    return pytest.mark.parity(pairs=tuple(pairs))(test_parity) if pairs else test_parity
+    def reportinfo(self):
+        return self.path, self.line, self.name
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector, name, obj):
+    """A ``ParityMatrix`` under a test name (``python_functions``): one item a case."""
+    if not isinstance(obj, ParityMatrix) or not collector.funcnamefilter(name):
+        return None
+    options = collector.config.getoption
+    dtypes, devices = options("--parity-dtype").split(","), options("--parity-device").split(",")
+    if unknown := set(dtypes) - set(DTYPES):
+        raise pytest.UsageError(f"--parity-dtype: expected some of {DTYPES}, got {sorted(unknown)}")
+    if unknown := set(devices) - set(DEVICES):
+        raise pytest.UsageError(f"--parity-device: expected some of {DEVICES}, got {sorted(unknown)}")
+    from parity_tests.engine.registry import cases
+
+    pairs = _pairs(collector.config, obj, f"{collector.nodeid}::{name}")
+    matrix = _shard(cases(pairs, dtypes, options("--parity-seeds"), devices), options("--parity-shard"))
+    line = _line_defining(collector.path, name)
+    return [ParityItem.from_parent(collector, name=f"{name}[{case.id}]", case=case, line=line,
+                                   skipped=obj.skipped.get(case.pair.name)) for case in matrix]
+
+
+def _line_defining(path: Path, name: str) -> int:
+    """The (0-based) line of the module that assigns ``name``: where its items say they are."""
+    lines = path.read_text().splitlines()
+    return next((i for i, line in enumerate(lines) if re.match(rf"{re.escape(name)}\s*=", line)), 0)
 
 
 def _shard(matrix, spec):
@@ -171,17 +224,13 @@ def _shard(matrix, spec):
     return [case for case in matrix if zlib.crc32(case.id.encode()) % count == index]
 
 
-def _pairs(metafunc) -> list:
+def _pairs(config, matrix: ParityMatrix, where: str) -> list:
     from parity_tests.engine.registry import Pair
 
-    marker = metafunc.definition.get_closest_marker("parity")
-    if marker is not None:
-        pairs = list(marker.kwargs["pairs"])
-    else:
-        pairs = [p for found in metafunc.config.hook.pytest_parity_pairs(config=metafunc.config) for p in found]
+    pairs = list(matrix.pairs) or [p for found in config.hook.pytest_parity_pairs(config=config) for p in found]
     if not pairs:
-        raise pytest.UsageError(f"{metafunc.definition.nodeid} asks for parity_case, but no pairs are named: "
-                                "pass them to parity_matrix(...), or set the ini key parity_pairs")
+        raise pytest.UsageError(f"{where} is a parity matrix, but no pairs are named: pass them to "
+                                "parity_matrix(...), or set the ini key parity_pairs")
     if not all(isinstance(p, Pair) for p in pairs):
         wrong = next(p for p in pairs if not isinstance(p, Pair))
         raise pytest.UsageError(f"expected Pair declarations, got {type(wrong).__name__}: {wrong!r:.80}")
@@ -189,21 +238,6 @@ def _pairs(metafunc) -> list:
     if repeated := sorted({n for n in names if names.count(n) > 1}):
         raise pytest.UsageError(f"two pairs share the name {repeated}: case ids would collide")
     return pairs
-
-
-def pytest_generate_tests(metafunc):
-    if "parity_case" not in metafunc.fixturenames:
-        return
-    options = metafunc.config.getoption
-    dtypes, devices = options("--parity-dtype").split(","), options("--parity-device").split(",")
-    if unknown := set(dtypes) - set(DTYPES):
-        raise pytest.UsageError(f"--parity-dtype: expected some of {DTYPES}, got {sorted(unknown)}")
-    if unknown := set(devices) - set(DEVICES):
-        raise pytest.UsageError(f"--parity-device: expected some of {DEVICES}, got {sorted(unknown)}")
-    from parity_tests.engine.registry import cases
-
-    matrix = _shard(cases(_pairs(metafunc), dtypes, options("--parity-seeds"), devices), options("--parity-shard"))
-    metafunc.parametrize("parity_case", [pytest.param(c, id=c.id, marks=_marks(c)) for c in matrix])
 
 
 def _marks(case):

@@ -12,7 +12,6 @@ import pytest
 
 from parity_tests import CATALOG, SEMANTICS, CheckFailed, DeclarationError, Engine, check, parity_matrix
 from parity_tests.engine.ops import engine_pairs
-from parity_tests.engine.registry import Case
 from parity_tests.suite import own_engines as own
 
 # -- the declarations ---------------------------------------------------------------------------
@@ -190,12 +189,11 @@ def test_what_an_engine_does_not_cover_is_said():
 
 def test_the_matrix_lists_every_entry_not_covered_as_skipped():
     matrix = parity_matrix(dataclasses.replace(VALUE_ENGINE, ops=("mul",), dtypes=("float64",)))
-    pairs = {p.name: p for p in matrix.pytestmark[0].kwargs["pairs"]}
-    assert {"Value.mul", "Value.x_times_x", "Value.leaf_dtype", "Value.conv2d", "Value.float32"} <= set(pairs)
-    for name, reason in [("Value.conv2d", "Value: conv2d not covered: not declared"),
-                         ("Value.float32", "Value: float32 not run: the engine declares dtypes=('float64',)")]:
-        with pytest.raises(pytest.skip.Exception, match=reason.replace("(", r"\(").replace(")", r"\)")):
-            matrix(Case(pairs[name], pairs[name].configs[0], pairs[name].dtypes[0], 0), None)
+    assert {"Value.mul", "Value.x_times_x", "Value.leaf_dtype", "Value.conv2d", "Value.float32"} <= \
+        {p.name for p in matrix.pairs}
+    assert matrix.skipped["Value.conv2d"] == "Value: conv2d not covered: not declared"
+    assert matrix.skipped["Value.float32"] == "Value: float32 not run: the engine declares dtypes=('float64',)"
+    assert "Value.mul" not in matrix.skipped
 
 
 def test_bad_declarations_are_refused_with_what_to_declare():

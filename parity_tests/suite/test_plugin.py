@@ -29,6 +29,7 @@ from torch import nn
 import parity_tests
 from parity_tests import grid, Pair, Param, parity_matrix
 from parity_tests.conventions import Attributes
+from parity_tests.engine import plugin
 from parity_tests.inputs import normal
 
 
@@ -63,6 +64,9 @@ DENSE = Pair(
 BROKEN = dataclasses.replace(DENSE, name="BrokenDense", reference=lambda c: BrokenDense(c.C, 4))
 
 test_dense = parity_matrix(DENSE, BROKEN)
+# an engine's uncovered catalog entries are items of this kind: run as skipped, saying why
+SKIPPED = dataclasses.replace(DENSE, name="SkippedDense")
+test_skipped = plugin.parity_matrix(SKIPPED, skipped={"SkippedDense": "said why"})
 THREADS_BEFORE = torch.get_num_threads(), sorted(p["num_threads"] for p in threadpool_info())
 
 
@@ -142,11 +146,12 @@ def test_another_project_runs_its_own_pair_through_the_installed_plugin(installe
     project.mkdir()
     (project / "test_layers.py").write_text(PROJECT_TEST)
 
-    result = run_pytest(python, project, "--parity-seeds", "1", "--parity-report", "reports")
+    result = run_pytest(python, project, "--parity-seeds", "1", "--parity-report", "reports", "-rs")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     # per pair: 2 configurations x 2 dtypes, and 2 float32 cases after a first use in float64
-    assert re.search(r"^=+ 6 failed, 8 passed in ", output, re.M), output[-2000:]
+    assert re.search(r"^=+ 6 failed, 8 passed, 6 skipped in ", output, re.M), output[-2000:]
+    assert re.search(r"^SKIPPED \[6\] test_layers.py(:\d+)?: said why$", output, re.M), output[-2000:]
     assert "Dense                 float64" in output  # the end-of-run table
     rows = json.loads((project / "reports" / "parity.json").read_text())
     assert sorted(r["case"] for r in rows if r["passed"]) == sorted(
