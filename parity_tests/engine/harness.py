@@ -698,7 +698,9 @@ def torch_refusal(case: Case) -> str | None:
 def run_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu", module=None, watch=None,
               on_forward=None) -> dict[Key, np.ndarray | str]:
     """The twin's results in ``dtype``: built (``module``: one just built from the setup's
-    config and not yet run), then forward on the decoy batch, forward on the case's inputs
+    config and not yet run), then forward on the decoy batch where that can change what it does
+    next (its buffers, a seeded pair's generators: a torch module keeps nothing else from one
+    call to the next), forward on the case's inputs
     (inside the context ``watch``, if given) and backward with the setup's upstream gradients
     (``on_forward(outputs)`` draws them first, if given). A run that draws from torch's global
     generators gives a finding instead (a ``twin`` key): randomness the pair does not share."""
@@ -708,8 +710,9 @@ def run_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu",
     else:
         module = build_torch(pair, setup, dtype, device, module)  # a twin may draw its own parameters: not watched
         with generators_drawn_from(device) as drawn:
-            with torch.no_grad():
-                module(*arguments(pair, {n: _to_torch(x, dtype, device) for n, x in setup.decoy.items()}))
+            if pair.seeded or next(module.buffers(), None) is not None:  # all a decoy can change in a twin
+                with torch.no_grad():
+                    module(*arguments(pair, {n: _to_torch(x, dtype, device) for n, x in setup.decoy.items()}))
             with watch or contextlib.nullcontext():
                 outputs, working = torch_forward(pair, module, setup.inputs, dtype, device, setup.differentiated)
             if on_forward is not None:
