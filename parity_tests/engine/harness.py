@@ -84,7 +84,7 @@ class Compared:
 
     key: Key
     reference: np.ndarray  # as the reference returned it, in its own layout
-    torch: np.ndarray
+    torch: np.ndarray | None  # None: the twin in the case's dtype not run (yet; ``with_twin``)
     judge: np.ndarray
     layout: Layout = IDENTITY
     problem: str = ""  # a finding instead of a value (a side effect, a missing array): the check fails with it
@@ -218,8 +218,10 @@ def load_into_reference(pair: Pair, params: list[Param], values: dict[str, np.nd
 
 
 def _to_torch(array: np.ndarray, dtype: torch.dtype, device: str = "cpu") -> torch.Tensor:
-    tensor = torch.from_numpy(np.array(array, copy=True)).to(device)
-    return tensor.to(dtype) if tensor.is_floating_point() else tensor
+    """A tensor of its own (a copy) on ``device``, in ``dtype`` if floating."""
+    array = np.asarray(array)
+    tensor = torch.from_numpy(array if array.flags.c_contiguous else array.copy())  # no negative strides
+    return tensor.to(device=device, dtype=dtype if tensor.is_floating_point() else tensor.dtype, copy=True)
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -419,11 +421,12 @@ def torch_backward(pair: Pair, module, setup: Setup, outputs: dict, working: dic
     for name in setup.differentiated:  # an input the outputs never reach has a zero gradient
         results[Key(GRAD_INPUT, name)] = working[name].grad if working[name].grad is not None \
             else torch.zeros_like(working[name])
+    tensors = _torch_tensors(module)
     for p in setup.params:
         if p.reference in setup.state:
-            results[Key(STATE, p.reference)] = p.part(_torch_tensor(module, p.torch))
+            results[Key(STATE, p.reference)] = p.part(tensors[p.torch])
         else:
-            grad = module.get_parameter(p.torch).grad
+            grad = tensors[p.torch].grad
             if grad is None:
                 raise HarnessError(f"torch parameter {p.torch} received no gradient")
             results[Key(GRAD_PARAM, p.reference)] = p.part(grad)
@@ -820,17 +823,16 @@ def twin_disagreement(first: dict[Key, np.ndarray], second: dict[Key, np.ndarray
 
 
 def run_case(case: Case, setup: Setup | None = None, judge: dict | None = None) -> list[Compared]:
-    """Every tensor of the case on the three sides; ``judge``: the float64 judge's results on
-    ``setup`` when already run (``judged_draw``). A twin must draw nothing from torch's global
-    generators. A float64 case's twin is its judge. Whether the twin agrees with itself is
-    asked afterwards, where a verdict depends on it (``twin_self_check``)."""
+    """Every tensor of the case on the reference and the float64 judge (``judge``: its results
+    on ``setup`` when already run, ``judged_draw``). A twin must draw nothing from torch's
+    global generators. A float64 case's twin is its judge; in another dtype the twin runs only
+    where a verdict needs its error (``with_twin``), and whether it agrees with itself is asked
+    where a verdict depends on it (``twin_self_check``)."""
     if setup is None:
         setup, judge = judged_draw(case)
     pair = case.pair
     judge = run_judge(case, setup) if judge is None else judge
-    with raised_by(TORCH_SIDE):
-        twin = judge if case.dtype == "float64" else run_torch(pair, setup, getattr(torch, case.dtype), case.device)
-    if found := next((value for run in (judge, twin) for key, value in run.items() if key.kind == TWIN), None):
+    if found := judge.get(Key(TWIN, "global generator")):
         return [Compared(Key(TWIN, "global generator"), np.zeros(0), np.zeros(0), np.zeros(0), problem=found)]
     with raised_by(REFERENCE_SIDE):
         ref = run_reference(pair, setup, np.dtype(case.dtype), case.first_dtype and np.dtype(case.first_dtype))
@@ -841,9 +843,19 @@ def run_case(case: Case, setup: Setup | None = None, judge: dict | None = None) 
     return missing + [
         Compared(key, np.zeros(0), np.zeros(0), np.zeros(0), problem=f"side effect: {value}")
         if key.kind == SIDE_EFFECT
-        else Compared(key, value, twin[key], judge[key], stored.get(key, IDENTITY),
-                   exact=key in exact or np.asarray(judge[key]).dtype.kind in "biu")
+        else Compared(key, value, judge[key] if case.dtype == "float64" else None, judge[key],
+                      stored.get(key, IDENTITY), exact=key in exact or np.asarray(judge[key]).dtype.kind in "biu")
         for key, value in ref.items()]
+
+
+def with_twin(case: Case, setup: Setup, checks: list[Compared]) -> list[Compared]:
+    """The checks with the twin's results in the case's dtype, run now; or its one finding, if
+    it draws from torch's global generators."""
+    with raised_by(TORCH_SIDE):
+        twin = run_torch(case.pair, setup, getattr(torch, case.dtype), case.device)
+    if found := twin.get(Key(TWIN, "global generator")):
+        return [Compared(Key(TWIN, "global generator"), np.zeros(0), np.zeros(0), np.zeros(0), problem=found)]
+    return [dataclasses.replace(check, torch=twin[check.key]) if check.torch is None else check for check in checks]
 
 
 def run_judge(case: Case, setup: Setup) -> dict[Key, np.ndarray | str]:
