@@ -202,9 +202,8 @@ class NamedArrays(Convention):
 
     def load(self, layer, values, dtype):
         layer.to(dtype)
-        arrays = layer.named_params() | layer.named_state()
         for name, value in values.items():
-            arrays[name][...] = value
+            self.read(layer, name)[...] = value
 
     def grad(self, layer, name):
         found = _named(layer, name, ("grads",))

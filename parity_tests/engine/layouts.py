@@ -63,7 +63,7 @@ class Layout:
 
     def reference_shape(self, torch_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The shape the reference holds for a torch array of ``torch_shape``."""
-        return self.to_reference(np.empty(torch_shape, dtype=np.int8)).shape
+        return tuple(torch_shape) if self.identity else self.to_reference(np.empty(torch_shape, dtype=np.int8)).shape
 
     def to_reference(self, array: np.ndarray) -> np.ndarray:
         if self.shape is not None:

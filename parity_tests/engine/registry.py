@@ -464,8 +464,12 @@ class Pair:
         return self.deviations(config) if callable(self.deviations) else dict(self.deviations)
 
     def input_layout(self, index: int) -> Layout:
-        permute = self.input_layouts[index] if index < len(self.input_layouts) else None
-        return Layout(permute)
+        return self._input_layouts[index]
+
+    @functools.cached_property
+    def _input_layouts(self) -> tuple[Layout, ...]:
+        return tuple(Layout(self.input_layouts[i] if i < len(self.input_layouts) else None)
+                     for i in range(len(self.inputs)))
 
     @property
     def is_layer(self) -> bool:
