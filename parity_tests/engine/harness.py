@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import zlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -57,8 +58,7 @@ OUTPUT, GRAD_INPUT, GRAD_PARAM, STATE = "output", "grad input", "grad param", "s
 SIDE_EFFECT, TWIN, SAMPLING, STEP, REFUSED = "side effect", "twin", "sampling", "step", "refused"
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(NamedTuple):  # a tuple: a case looks its results up by key dozens of times
     """What a check judges: its kind (above) and the tensor's name (an input, an output, a
     reference array; for a side effect, what it changed)."""
 
