@@ -182,9 +182,9 @@ def _judge_tensor(case: Case, check: Compared, setup: Setup | None = None, outpu
     reference = check.reference_in_torch_layout()  # compared, and indexed, in torch's layout
 
     # without the twin's run (not yet needed), its term of the tolerance is left out
-    torch_error = 0.0 if check.torch is None else float(np.max(np.abs(check.torch - expected), initial=0.0))
+    torch_error = 0.0 if check.torch is None else float(np.abs(check.torch - expected).max(initial=0.0))
     magnitude = np.abs(expected)
-    peak = float(np.max(magnitude, initial=0.0))
+    peak = float(magnitude.max(initial=0.0))
     atol = tolerance.atol(peak, torch_error)
     # torch.testing.assert_close's test, |r - e| <= atol + rtol |e| (equal infinities agree, NaN
     # fails), evaluated once on the arrays the verdict reports: its own call cost a third of it
@@ -198,9 +198,9 @@ def _judge_tensor(case: Case, check: Compared, setup: Setup | None = None, outpu
             error[np.isnan(error)] = np.inf
             allowed = np.where(np.isfinite(expected), atol + tolerance.rtol * magnitude, 0.0)
         wrong = error > 0
-        headroom = float(np.max(np.divide(error, allowed, out=np.zeros_like(error), where=wrong), initial=0.0))
-        relative = float(np.max(np.divide(error, magnitude, out=np.zeros_like(error), where=wrong), initial=0.0))
-    errors = (float(np.max(error, initial=0.0)), relative, headroom)
+        headroom = float(np.divide(error, allowed, out=np.zeros_like(error), where=wrong).max(initial=0.0))
+        relative = float(np.divide(error, magnitude, out=np.zeros_like(error), where=wrong).max(initial=0.0))
+    errors = (float(error.max(initial=0.0)), relative, headroom)
 
     zero = peak <= tolerances.VACUOUS
     declared = case.pair.zeros_declared(case.config).get(check.name)
