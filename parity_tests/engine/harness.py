@@ -1,12 +1,12 @@
 """The generic harness: run one case of any pair on both sides and judge every tensor.
 
 For a layer, one case is: draw inputs, parameters and state from the case's seed; load the
-same values into the reference, the torch twin in the case's dtype and the torch judge in
-float64; run a decoy batch (one sample more: a first batch the layer is used on), then
-forward and backward on the case's inputs with a random upstream gradient per differentiable
-output; compare every output, the gradient of every differentiated input, every parameter
-gradient and every state entry (after both forwards). A function is run forward and its
-outputs compared.
+same values into the reference and the torch judge in float64 (and the twin in the case's
+dtype, where a verdict needs torch's own error); run a decoy batch on the reference (one
+sample more: a first batch the layer is used on), then forward and backward on the case's
+inputs with a random upstream gradient per differentiable output; compare every output, the
+gradient of every differentiated input, every parameter gradient and every state entry
+(after both forwards). A function is run forward and its outputs compared.
 """
 
 from __future__ import annotations
@@ -464,7 +464,7 @@ class Setup:
     differentiated: tuple[str, ...] = ()  # the inputs whose gradients are judged
     upstream: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # per differentiable output
     output_shapes: dict[str, tuple] = dataclasses.field(default_factory=dict)  # torch's, per output
-    decoy: dict[str, np.ndarray] | None = None  # a first batch every side sees before the real one
+    decoy: dict[str, np.ndarray] | None = None  # a first batch the layer sees before the real one
     # the reference the draw built for its declaration checks, not yet run: the case's run takes
     # it (once; a copy of the setup shares the list, so no two runs share the layer)
     unused_reference: list = dataclasses.field(default_factory=list)
@@ -628,8 +628,8 @@ def _draw_setup(case: Case, attempt: int, given: dict[str, np.ndarray] | None) -
     # layers are reused across batches: a value cached by the first forward must not leak, nor a
     # scratch array sized by the first batch (the decoy has one sample more where it can)
     # (a first use in another dtype keeps the batch size: a scratch of the same shape must not keep its dtype)
-    # The decoy is drawn from a stream of its own, spawned: the judge runs it before its forward, which
-    # the upstream gradients wait for, and they stay the draws that follow the parameters'
+    # The decoy is drawn from a stream of its own, spawned: the upstream gradients, drawn once the
+    # judge's forward gives their shapes, stay the draws that follow the parameters'
     decoy = _draw(pair, config if case.first_dtype else decoy_config(pair, config), rng.spawn(1)[0], dtype)
     setup = Setup(built, inputs, [], {}, training, decoy=decoy)
     with raised_by(TORCH_SIDE):

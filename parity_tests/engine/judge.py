@@ -78,9 +78,9 @@ def judge_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
     re-run line; but a configuration torch refuses is a verdict of its own: it passes when
     the reference refuses it too, and fails when the reference accepts it.
 
-    The twin in the case's dtype runs only where a tensor is outside the tolerance less its
-    torch term (10x torch's own error, ``tolerances``): that term can only pass more, so a
-    tensor within the rest passes on it, and is reported against it. Where a verdict then
+    The twin in the case's dtype runs only where a tensor is beyond half the tolerance less
+    its torch term (10x torch's own error, ``tolerances.WITHOUT_TWIN``): that term can only
+    pass more, so a tensor within it passes, and is reported against it. Where a verdict then
     holds only if the twin is deterministic (it fails, or passes by the margin torch's own
     error adds), the twin runs again in float64 on the same draw; if the runs disagree, the
     case fails on that alone (``twin_self_check``)."""
@@ -90,7 +90,7 @@ def judge_case(case: Case, setup: Setup | None = None) -> list[Verdict]:
         checks = run_case(case, setup, judge)
         verdicts = judge_tensors(case, checks, setup)
         if any(check.torch is None for check in checks) and not all(v.passed for v in verdicts):
-            checks = with_twin(case, setup, checks)  # torch's own error now widens the tolerance
+            checks = with_twin(case, setup, checks)  # torch's own error now joins the tolerance
             verdicts = judge_tensors(case, checks, setup)
         if any(v.twin_matters for v in verdicts) and all(c.key.kind != TWIN for c in checks) \
                 and (finding := twin_self_check(case, setup, judge)) is not None:
@@ -211,7 +211,7 @@ def _judge_tensor(case: Case, check: Compared, setup: Setup | None = None, outpu
     if declared is not None and not zero:
         return fail(f"declared structurally zero ({declared}), but torch's is not: max |x| = "
                     f"{peak:.3g}; the declaration is wrong for this configuration", errors, atol)
-    if headroom > 1.0 and check.torch is None:  # to be judged again with the twin's error: no message yet
+    if check.torch is None and headroom > tolerances.WITHOUT_TWIN:  # judged again with the twin's error
         return Verdict(check.name, False, *errors, atol, tolerance.rtol, kind=kind, twin_matters=True)
     if headroom > 1.0:
         return Verdict(check.name, False, *errors, atol, tolerance.rtol,

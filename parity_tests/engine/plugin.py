@@ -140,9 +140,9 @@ def pytest_parity_pairs(config):
 
 
 class ParityMatrix:
-    """What ``parity_matrix`` returns: a test module's name for it is collected as one
-    ``ParityItem`` a case. ``skipped``: pair name -> why its cases run as skipped items (an
-    engine's uncovered catalog entries)."""
+    """What ``parity_matrix`` returns: bound to a test name in a test module, it is collected
+    as one ``ParityItem`` a case. ``skipped``: pair name -> why its cases run as skipped items
+    (an engine's uncovered catalog entries)."""
 
     def __init__(self, pairs: tuple, skipped: dict[str, str] | None = None):
         self.pairs, self.skipped = pairs, dict(skipped or {})
