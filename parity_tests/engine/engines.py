@@ -311,7 +311,7 @@ class EngineConvention(Convention):
 
 
 def parity_matrix(*declarations):
-    """The pytest items of every case of the declarations: pairs, and engines over the op
+    """Every case of the declarations, one pytest item a case: pairs, and engines over the op
     catalog, or over the ops named among the declarations (names or ``Op`` objects):
 
         test_my_layers = parity_matrix(MY_PAIR)
