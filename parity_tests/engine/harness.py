@@ -90,6 +90,11 @@ class Compared:
     problem: str = ""  # a finding instead of a value (a side effect, a missing array): the check fails with it
     exact: bool = False  # compared exactly (an integer output, indices)
 
+    @classmethod
+    def finding(cls, key: Key, problem: str) -> Compared:
+        """A check that fails with ``problem`` and has no values to compare."""
+        return cls(key, np.zeros(0), np.zeros(0), np.zeros(0), problem=problem)
+
     @property
     def name(self) -> str:
         return str(self.key)
@@ -833,15 +838,14 @@ def run_case(case: Case, setup: Setup | None = None, judge: dict | None = None) 
     pair = case.pair
     judge = run_judge(case, setup) if judge is None else judge
     if found := judge.get(Key(TWIN, "global generator")):
-        return [Compared(Key(TWIN, "global generator"), np.zeros(0), np.zeros(0), np.zeros(0), problem=found)]
+        return [Compared.finding(Key(TWIN, "global generator"), found)]
     with raised_by(REFERENCE_SIDE):
         ref = run_reference(pair, setup, np.dtype(case.dtype), case.first_dtype and np.dtype(case.first_dtype))
     stored = layouts(pair, setup)
     exact = {Key(OUTPUT, name) for name in pair.exact}
-    missing = [Compared(key, np.zeros(0), np.zeros(0), np.zeros(0), problem=f"{key}: the reference gives no such "
-                     "tensor") for key in judge if key not in ref]
+    missing = [Compared.finding(key, f"{key}: the reference gives no such tensor") for key in judge if key not in ref]
     return missing + [
-        Compared(key, np.zeros(0), np.zeros(0), np.zeros(0), problem=f"side effect: {value}")
+        Compared.finding(key, f"side effect: {value}")
         if key.kind == SIDE_EFFECT
         else Compared(key, value, judge[key] if case.dtype == "float64" else None, judge[key],
                       stored.get(key, IDENTITY), exact=key in exact or np.asarray(judge[key]).dtype.kind in "biu")
@@ -854,7 +858,7 @@ def with_twin(case: Case, setup: Setup, checks: list[Compared]) -> list[Compared
     with raised_by(TORCH_SIDE):
         twin = run_torch(case.pair, setup, getattr(torch, case.dtype), case.device)
     if found := twin.get(Key(TWIN, "global generator")):
-        return [Compared(Key(TWIN, "global generator"), np.zeros(0), np.zeros(0), np.zeros(0), problem=found)]
+        return [Compared.finding(Key(TWIN, "global generator"), found)]
     return [dataclasses.replace(check, torch=twin[check.key]) if check.torch is None else check for check in checks]
 
 
@@ -873,11 +877,11 @@ def twin_self_check(case: Case, setup: Setup, judge: dict[Key, np.ndarray]) -> C
     with raised_by(TORCH_SIDE):
         again = run_torch(pair, setup, torch.float64, case.device)
     if found := again.get(Key(TWIN, "global generator")):  # drawn this time only
-        return Compared(Key(TWIN, "global generator"), np.zeros(0), np.zeros(0), np.zeros(0), problem=found)
+        return Compared.finding(Key(TWIN, "global generator"), found)
     differ = twin_disagreement(judge, again)
     if not differ:
         return None
-    return Compared(Key(TWIN, "same draw"), np.zeros(0), np.zeros(0), np.zeros(0), problem=(
+    return Compared.finding(Key(TWIN, "same draw"), (
         f"the torch twin disagrees with itself: two float64 runs on the same draw differ in "
         f"{'; '.join(differ)}. It draws randomness the pair does not share: " + (
             "draw every random value from generators made from config.seed" if pair.seeded else
