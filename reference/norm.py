@@ -25,6 +25,23 @@ def moments(x, axes):
     return (first + shift_mean).astype(x.dtype), variance.astype(x.dtype), deviations
 
 
+def batch_statistics(layer, x, axes):
+    """A batch norm's training statistics: the batch's mean and biased variance per channel,
+    over ``axes`` (m values each), and its deviations (``moments``); the layer's running ones
+    updated, running = (1 - momentum) running + momentum * batch, with the unbiased
+    var * m / (m - 1) for running_var, as torch does. m = 1 is refused, as torch refuses it."""
+    m = x.size // x.shape[1]
+    if m < 2:
+        raise ValueError(f"{type(layer).__name__} in training mode: expected more than 1 value per channel, "
+                         f"got input shape {x.shape}")
+    mean, var, centred = moments(x, axes)
+    mean, var = mean.reshape(-1), var.reshape(-1)
+    state, momentum = layer.state, layer.momentum
+    state["running_mean"] = (1 - momentum) * state["running_mean"] + momentum * mean
+    state["running_var"] = (1 - momentum) * state["running_var"] + momentum * var * m / (m - 1)
+    return mean, var, centred
+
+
 class BatchNorm2d(Layer):
     """y = gamma * x_hat + beta, x_hat = (x - mu) / sqrt(var + eps), per channel c.
 
@@ -49,17 +66,7 @@ class BatchNorm2d(Layer):
         channels = self.params["gamma"].shape[0]
         check_input(x, "BatchNorm2d input", ("N", channels, "H", "W"))
         if self.training:
-            m = x.shape[0] * x.shape[2] * x.shape[3]
-            if m < 2:
-                raise ValueError(
-                    f"BatchNorm2d in training mode: expected more than 1 value per channel, "
-                    f"got input shape {x.shape}"
-                )
-            mean, var, centred = moments(x, AXES)
-            mean, var = mean.reshape(-1), var.reshape(-1)
-            unbiased_var = var * m / (m - 1)
-            self.state["running_mean"] = (1 - self.momentum) * self.state["running_mean"] + self.momentum * mean
-            self.state["running_var"] = (1 - self.momentum) * self.state["running_var"] + self.momentum * unbiased_var
+            mean, var, centred = batch_statistics(self, x, AXES)
         else:
             mean, var = self.state["running_mean"], self.state["running_var"]
             centred = x - mean[:, None, None]
@@ -184,17 +191,7 @@ class BatchNorm1d(Layer):
         self.axes = (0,) if x.ndim == 2 else (0, 2)
         self.per_channel = (slice(None),) + (None,) * (x.ndim - 2)  # (C,) -> (C,) or (C, 1)
         if self.training:
-            m = x.size // channels
-            if m < 2:
-                raise ValueError(
-                    f"BatchNorm1d in training mode: expected more than 1 value per channel, "
-                    f"got input shape {x.shape}"
-                )
-            mean, var, centred = moments(x, self.axes)
-            mean, var = mean.reshape(-1), var.reshape(-1)
-            unbiased_var = var * m / (m - 1)
-            self.state["running_mean"] = (1 - self.momentum) * self.state["running_mean"] + self.momentum * mean
-            self.state["running_var"] = (1 - self.momentum) * self.state["running_var"] + self.momentum * unbiased_var
+            mean, var, centred = batch_statistics(self, x, self.axes)
         else:
             mean, var = self.state["running_mean"], self.state["running_var"]
             centred = x - mean[self.per_channel]
