@@ -253,12 +253,13 @@ def pytest_configure(config):
 """
 
 
-def matrix_timings(seeds: int, rounds: int = 1) -> dict[str, float]:
+def matrix_timings(seeds: int, rounds: int = 1) -> dict:
     """The parity matrix at ``seeds`` seeds a configuration and an empty test with as many
     cases (pytest's own floor), serial and -n auto; and, serially, the matrix with nothing
     judged (what its items cost outside the harness). Serially the two run in turn ``rounds``
     times: each time is the median of its runs, and "serial ratio" the median of the ratios of
-    the runs made side by side (a machine whose speed drifts moves both)."""
+    the runs made side by side (a machine whose speed drifts moves both), "ratio range" their
+    lowest and highest."""
     args = ["parity_tests/suite/test_parity.py", "--parity-seeds", str(seeds)]
     collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", *args],
                                cwd=ROOT, capture_output=True, text=True)
@@ -280,9 +281,18 @@ def matrix_timings(seeds: int, rounds: int = 1) -> dict[str, float]:
                      for _ in range(times)]
             timings[f"matrix {label}"] = statistics.median(matrix for matrix, _ in pairs)
             timings[f"empty {label}"] = statistics.median(empty for _, empty in pairs)
-            timings[f"{label} ratio"] = statistics.median(matrix / empty for matrix, empty in pairs)
+            ratios = [matrix / empty for matrix, empty in pairs]
+            timings[f"{label} ratio"] = statistics.median(ratios)
+            timings[f"{label} ratio range"] = (min(ratios), max(ratios))
         timings["nothing judged serial"] = time_pytest([*args, "-p", "nothing_judged"], ROOT, {"PYTHONPATH": empty_dir})
     return timings
+
+
+def shown_ratio(timings: dict, label: str) -> str:
+    """The median matrix / floor ratio, and the range of the ratios where several were run."""
+    low, high = timings[f"{label} ratio range"]
+    median = f"{timings[f'{label} ratio']:.2f}"
+    return median if low == high else f"{median} ({low:.2f} to {high:.2f})"
 
 
 def case_breakdown(pair_names=None) -> tuple[int, dict[str, float]]:
@@ -460,7 +470,8 @@ def run(thread_counts, rounds: int, with_matrix: bool, only: str | None = None) 
                   "capture on; the matrix runs with this project's options, -p no:logging). \"Nothing judged\"",
                   "is the matrix with every case passed at once, nothing run: what its items cost",
                   "outside the harness. The default matrix and its floor run in turn three times serially:",
-                  "each time is the median of three, the ratio the median of the three side-by-side ratios.", "",
+                  "each time is the median of three, the ratio the median of the three side-by-side ratios",
+                  "(their range in brackets: how far this machine's speed drifted while they ran).", "",
                   "| matrix | run | cases | matrix s | empty test s | matrix ms/case | floor ms/case "
                   "| matrix / floor |",
                   "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -472,7 +483,7 @@ def run(thread_counts, rounds: int, with_matrix: bool, only: str | None = None) 
                 default = " (default)" if seeds == 3 else ""
                 lines.append(f"| {seeds} seeds{default} | {label} | {count} | {matrix:.1f} "
                              f"| {empty:.1f} | {matrix / count * 1e3:.2f} | {empty / count * 1e3:.2f} "
-                             f"| {timings[f'{label} ratio']:.2f} |")
+                             f"| {shown_ratio(timings, label)} |")
             stubbed, empty = timings["nothing judged serial"], timings["empty serial"]
             lines.append(f"| {seeds} seeds, nothing judged | serial | {count} | {stubbed:.1f} | {empty:.1f} "
                          f"| {stubbed / count * 1e3:.2f} | {empty / count * 1e3:.2f} | {stubbed / empty:.2f} |")
