@@ -1,6 +1,7 @@
-"""Hypothesis over every pair: configurations recombined from each axis of the pair's grid
-(shapes, strides, paddings, channels, batch sizes, modes), input distributions, input value
-scales and seeds.
+"""Hypothesis over every pair, and every op of the suite's two autograd engines:
+configurations recombined from each axis of the pair's grid (shapes, strides, paddings,
+channels, batch sizes, modes; an op's axes, operands and broadcasts), input distributions,
+input value scales, the dtypes the pair runs in, and seeds.
 A failure shrinks to the smallest configuration. A configuration torch refuses must be
 refused by the reference too.
 
@@ -14,8 +15,12 @@ from hypothesis import strategies as st
 
 from parity_tests.engine.harness import REFUSED, TORCH_SIDE, LayerRaised, draw_setup, reference_refusal, torch_refusal
 from parity_tests.engine.judge import judge_case
+from parity_tests.engine.ops import engine_pairs
 from parity_tests.engine.registry import Case, with_distribution
 from parity_tests.suite.pairs import PAIRS
+from parity_tests.suite.test_engines import NUMPY_ENGINE, VALUE_ENGINE
+
+FUZZED = PAIRS + [pair for engine in (NUMPY_ENGINE, VALUE_ENGINE) for pair in engine_pairs(engine)[0]]
 
 
 def configs(pair):
@@ -47,13 +52,13 @@ def both_sides_refuse(case, raised):
 
 
 @pytest.mark.fuzz
-@pytest.mark.parametrize("pair", PAIRS, ids=lambda p: p.name)
+@pytest.mark.parametrize("pair", FUZZED, ids=lambda p: p.name)
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzz(pair, data):
     config = with_distribution(data.draw(configs(pair), label="config"),
                                data.draw(st.sampled_from(pair.distributions), label="distribution"))
-    dtype = data.draw(st.sampled_from(["float32", "float64"]), label="dtype")
+    dtype = data.draw(st.sampled_from(pair.dtypes), label="dtype")
     # a first input whose values have a domain (probabilities) is declared unscalable
     scalable = getattr(pair.inputs[0], "scalable", True)
     scale = data.draw(st.sampled_from([0.25, 1.0, 4.0]), label="scale") if scalable else 1.0
