@@ -1,7 +1,8 @@
 """A corpus of realistic mistakes in hand-written layers, each one the default matrix must catch.
 
-Every ``Bug`` replaces one method or function of ``reference/`` with a variant carrying one
-mistake people make when they write these layers by hand. ``test_bugs.py`` patches it in,
+Every ``Bug`` replaces one method or function of ``reference/`` (or of the suite's own
+autograd engine) with a variant carrying one mistake people make when they write these
+layers by hand. ``test_bugs.py`` patches it in,
 runs the default matrix of the pairs it names, and asserts some case fails.
 """
 
@@ -20,6 +21,7 @@ from parity_tests.suite import (
     bugs_activations,
     bugs_attention,
     bugs_conv_optim,
+    bugs_engines,
     bugs_inputs,
     bugs_losses,
     bugs_norm_pool,
@@ -36,7 +38,7 @@ class Bug:
     attribute: str
     replacement: Callable
     mistake: str
-    family: str = "maths"  # maths, side effects, numerics, composition, optimizers
+    family: str = "maths"  # maths, side effects, numerics, composition, optimizers, randomness, through time, engines
 
 
 # -- activations ------------------------------------------------------------------------
@@ -991,6 +993,6 @@ BUGS += [_patch(name, CAUGHT_BY[owner], getattr(importlib.import_module(module),
 
 # -- the catalog's layers: variants in modules of their own, one per family, each as
 # (name, pairs, owner, attribute, replacement, mistake, family)
-for family in (bugs_activations, bugs_losses, bugs_norm_pool, bugs_conv_optim, bugs_recurrent):
+for family in (bugs_activations, bugs_losses, bugs_norm_pool, bugs_conv_optim, bugs_recurrent, bugs_engines):
     BUGS += [_patch(*variant) for variant in family.VARIANTS]
 BUGS += [_patch(*variant) for variant in bugs_attention.BLOCK_VARIANTS]

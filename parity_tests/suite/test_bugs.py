@@ -4,16 +4,20 @@ import numpy as np
 import pytest
 
 from parity_tests.engine.judge import judge_case
+from parity_tests.engine.ops import engine_pairs
 from parity_tests.engine.registry import cases
 from parity_tests.engine.trajectory import judge_trajectory, trajectory_cases
 from parity_tests.suite.bugs import BUGS
 from parity_tests.suite.pairs import PAIRS, REGISTRY
+from parity_tests.suite.test_engines import NUMPY_ENGINE
 from parity_tests.suite.trajectories import REGISTRY as TRAJECTORY_REGISTRY
+
+ENGINE_REGISTRY = {pair.name: pair for pair in engine_pairs(NUMPY_ENGINE)[0]}  # Tensor.add, ...
 
 
 def default_cases(bug):
-    """The default matrix of the pairs the bug names, and the trajectories it names."""
-    pairs = [REGISTRY[name] for name in bug.pairs if name in REGISTRY]
+    """The default matrix of the pairs (or engine entries) the bug names, and the trajectories it names."""
+    pairs = [(REGISTRY | ENGINE_REGISTRY)[name] for name in bug.pairs if name in REGISTRY | ENGINE_REGISTRY]
     networks = [TRAJECTORY_REGISTRY[name] for name in bug.pairs if name in TRAJECTORY_REGISTRY]
     return [(case, judge_case) for case in cases(pairs)] + [(case, judge_trajectory)
                                                             for case in trajectory_cases(networks)]
@@ -41,10 +45,11 @@ def test_corpus_is_large_and_spread_over_every_pair_and_family():
     assert len(BUGS) >= 40
     assert len({bug.name for bug in BUGS}) == len(BUGS)
     assert {p.name for p in PAIRS} | set(TRAJECTORY_REGISTRY) <= {name for bug in BUGS for name in bug.pairs}
-    assert set(REGISTRY) | set(TRAJECTORY_REGISTRY) >= {name for bug in BUGS for name in bug.pairs}
+    assert set(REGISTRY) | set(TRAJECTORY_REGISTRY) | set(ENGINE_REGISTRY) >= {name for bug in BUGS
+                                                                                for name in bug.pairs}
     families = {bug.family for bug in BUGS}
     assert families == {"maths", "side effects", "numerics", "composition", "optimizers", "randomness",
-                        "through time"}
+                        "through time", "engines"}
     assert all(sum(bug.family == family for bug in BUGS) >= 4 for family in families)
 
 
