@@ -2,8 +2,8 @@
 
 Every ``Bug`` replaces one method or function of ``reference/`` (or of the suite's own
 autograd engine) with a variant carrying one mistake people make when they write these
-layers by hand. ``test_bugs.py`` patches it in,
-runs the default matrix of the pairs it names, and asserts some case fails.
+layers by hand. ``test_bugs.py`` patches it in, runs the default matrix of the pairs it
+names, and asserts some case fails.
 """
 
 from __future__ import annotations
@@ -991,7 +991,7 @@ BUGS += [_patch(name, CAUGHT_BY[owner], getattr(importlib.import_module(module),
                 FAMILY.get(name, FAMILY.get(owner, "maths")))
          for name, module, owner, method, replacement, mistake in bugs_inputs.VARIANTS]
 
-# -- the catalog's layers: variants in modules of their own, one per family, each as
+# -- the catalog's layers and the suite's engine: variants in modules of their own, one per family, each as
 # (name, pairs, owner, attribute, replacement, mistake, family)
 for family in (bugs_activations, bugs_losses, bugs_norm_pool, bugs_conv_optim, bugs_recurrent, bugs_engines):
     BUGS += [_patch(*variant) for variant in family.VARIANTS]
