@@ -101,11 +101,10 @@ class Compared:
 
     def reference_shape(self) -> tuple[int, ...]:
         """The shape the reference must return: the judge's, in the reference's layout."""
-        return np.shape(self.judge) if self.layout.identity else self.layout.reference_shape(np.shape(self.judge))
+        return self.layout.reference_shape(np.shape(self.judge))
 
     def reference_in_torch_layout(self) -> np.ndarray:
-        reference = np.asarray(self.reference)
-        return reference if self.layout.identity else self.layout.to_torch(reference, np.shape(self.judge))
+        return self.layout.to_torch(np.asarray(self.reference), np.shape(self.judge))
 
 
 def case_seed(case: Case) -> int:
@@ -193,10 +192,6 @@ def _torch_tensors(module) -> dict[str, torch.Tensor]:
     return dict(module.named_parameters(remove_duplicate=False)) | dict(module.named_buffers(remove_duplicate=False))
 
 
-def _torch_tensor(module, name: str) -> torch.Tensor:
-    return _torch_tensors(module)[name]
-
-
 def load_into_torch(params: list[Param], values: dict[str, np.ndarray], module) -> None:
     """Torch-layout values -> the module's parameters and buffers."""
     tensors = _torch_tensors(module)
@@ -211,7 +206,8 @@ def load_into_torch(params: list[Param], values: dict[str, np.ndarray], module) 
 
 def torch_values(params: list[Param], module) -> dict[str, np.ndarray]:
     """The module's parameters and buffers, keyed by reference name, in torch's layout."""
-    return {p.reference: _numpy(p.part(_torch_tensor(module, p.torch))).copy() for p in params}
+    tensors = _torch_tensors(module)
+    return {p.reference: _numpy(p.part(tensors[p.torch])).copy() for p in params}
 
 
 def load_into_reference(pair: Pair, params: list[Param], values: dict[str, np.ndarray], layer, dtype) -> None:
@@ -353,9 +349,8 @@ def run_reference_layer(pair: Pair, layer, setup: Setup, first_call: dict | None
         handed_out[f"grad {name}"] = grad
         roles[f"grad {name}"] = _handed_role(f"grad {name}")
         if isinstance(grad, np.ndarray) and any(np.shares_memory(grad, g) for g in caller_upstreams.values()):
-            gradient = "the input gradient" if name == "input" else f"the gradient of {name}"
             effects.append((Key(SIDE_EFFECT, f"grad {name}"), f"backward returned (a view of) the caller's upstream "
-                                                             f"gradient as {gradient}"))
+                                                             f"gradient as {_gradient_role(name)}"))
     handed_values = handed_before | _snapshot({f"grad {name}": grad for name, grad in zip(differentiated, grads,
                                                                                         strict=True)})
     judged = {Key(OUTPUT, name): handed_values[str(Key(OUTPUT, name))] for name in outputs}
@@ -393,11 +388,14 @@ def _check_output_shapes(pair: Pair, outputs: dict, torch_shapes: dict[str, tupl
                 + ("" if layout.identity else f" (the declared output layout, {layout}, expects {wanted})"))
 
 
+def _gradient_role(name: str) -> str:
+    """What the gradient of the input ``name`` is to the caller: "the input gradient", "the gradient of q"."""
+    return "the input gradient" if name == "input" else f"the gradient of {name}"
+
+
 def _handed_role(name: str) -> str:
     """What an array a call handed out is to the caller, by its name ("output", "grad input")."""
-    if not name.startswith("grad "):
-        return f"the {name} it had handed out"
-    return f"{'the input gradient' if name == 'grad input' else f'the gradient of {name[5:]}'} it had handed out"
+    return f"{_gradient_role(name[5:]) if name.startswith('grad ') else f'the {name}'} it had handed out"
 
 
 def torch_forward(pair: Pair, module, inputs: dict, dtype: torch.dtype, device: str = "cpu",
@@ -564,9 +562,10 @@ def build_torch(pair: Pair, setup: Setup, dtype: torch.dtype, device: str = "cpu
     module = new_twin(pair, setup.config) if module is None else module  # not `or`: a Sequential has a length
     module = module.to(device=device, dtype=dtype).train(setup.training)
     load_into_torch(setup.params, setup.values, module)
+    tensors = _torch_tensors(module)
     with torch.no_grad():
         for name in pair.held_at_zero:
-            _torch_tensor(module, name).zero_()
+            tensors[name].zero_()
     return module
 
 
